@@ -1,0 +1,89 @@
+using System.Data.Common;
+using LinqToDB;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace Metering.Accounts.Persistence;
+
+/// <summary>
+/// The SQL database that holds the journal and snapshots: SQLite in the data folder by default,
+/// PostgreSQL when configured.
+/// </summary>
+public sealed class JournalDatabase
+{
+    private JournalDatabase(string provider, string connectionString, string linqProvider)
+    {
+        Provider = provider;
+        ConnectionString = connectionString;
+        LinqProviderName = linqProvider;
+    }
+
+    /// <summary><c>sqlite</c> or <c>postgres</c>.</summary>
+    public string Provider { get; }
+    public string ConnectionString { get; }
+    /// <summary>linq2db provider name that Akka.Persistence.Sql expects.</summary>
+    public string LinqProviderName { get; }
+
+    public static JournalDatabase Sqlite(string dataDir)
+    {
+        Directory.CreateDirectory(dataDir);
+        var path = Path.GetFullPath(Path.Combine(dataDir, "metering.db"));
+        var cs = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 60 }.ToString();
+        return new JournalDatabase("sqlite", cs, ProviderName.SQLiteMS);
+    }
+
+    public static JournalDatabase Postgres(string connectionString) =>
+        new("postgres", connectionString, ProviderName.PostgreSQL15);
+
+    public static JournalDatabase From(string? provider, string? connectionString, string dataDir) =>
+        (provider ?? "sqlite").ToLowerInvariant() switch
+        {
+            "sqlite" => Sqlite(dataDir),
+            "postgres" or "postgresql" => string.IsNullOrWhiteSpace(connectionString)
+                ? throw new InvalidOperationException("Metering:Persistence:ConnectionString is required for postgres")
+                : Postgres(connectionString),
+            var other => throw new InvalidOperationException($"Metering:Persistence:Provider '{other}' is not supported (sqlite or postgres)"),
+        };
+
+    public DbConnection Open()
+    {
+        var connection = Create();
+        connection.Open();
+        return connection;
+    }
+
+    private DbConnection Create() => Provider == "sqlite"
+        ? new SqliteConnection(ConnectionString)
+        : new NpgsqlConnection(ConnectionString);
+
+    /// <summary>
+    /// Prepares the database before the journal starts: SQLite gets WAL mode (persistent in the file),
+    /// so readers never block the journal's writer and commits cost one fsync of the log.
+    /// </summary>
+    public void Prepare()
+    {
+        if (Provider != "sqlite") return;
+        using var connection = Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA journal_mode=WAL;";
+        command.ExecuteNonQuery();
+    }
+
+    /// <summary>True when a trivial query succeeds; used by readiness.</summary>
+    public async Task<bool> PingAsync(CancellationToken ct)
+    {
+        try
+        {
+            await using var connection = Create();
+            await connection.OpenAsync(ct);
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT 1";
+            await command.ExecuteScalarAsync(ct);
+            return true;
+        }
+        catch (DbException)
+        {
+            return false;
+        }
+    }
+}

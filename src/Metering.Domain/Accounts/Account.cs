@@ -1,0 +1,171 @@
+using Metering.Domain.Usage;
+
+namespace Metering.Domain.Accounts;
+
+/// <summary>What a command produced: the events to persist, and the answer for the sender.</summary>
+public sealed record Decision<TOutcome>(IReadOnlyList<IAccountEvent> Events, TOutcome Outcome);
+
+/// <summary>How a usage batch was taken.</summary>
+/// <param name="Accepted">Counted now.</param>
+/// <param name="Duplicates">Dropped: their CloudEvents (source, id) was already counted in the window.</param>
+/// <param name="Redelivered">Dropped: Kafka delivered their offset before (at or under the watermark).</param>
+public sealed record UsageOutcome(int Accepted, int Duplicates, int Redelivered);
+
+/// <summary>
+/// One account (tenant): usage, wallet and the dedupe memory that makes Kafka's at-least-once
+/// delivery count exactly once. <see cref="Decide(RecordUsage)"/> never changes state;
+/// <see cref="Apply"/> is the only mutation and is what replay runs. The state is mutable for speed
+/// (a batch can carry thousands of ids); nothing outside the owning actor ever holds it.
+/// </summary>
+public sealed class Account
+{
+    private readonly Dictionary<string, decimal> _usage = new(StringComparer.Ordinal);
+    private readonly Dictionary<int, long> _watermarks = new();
+    private readonly DedupeWindow _dedupe;
+
+    public Account(string id, AccountSettings settings)
+    {
+        Id = id;
+        Settings = settings;
+        Currency = settings.Currency;
+        _dedupe = new DedupeWindow(settings.DedupeWindow);
+    }
+
+    public string Id { get; }
+    public AccountSettings Settings { get; }
+    public string Currency { get; private set; }
+    public decimal Balance { get; private set; }
+    public decimal PendingBalance { get; private set; }
+    /// <summary>When the first usage arrived; billing cycles count from here.</summary>
+    public DateTimeOffset? CycleAnchor { get; private set; }
+    public BillingCycle? Cycle { get; private set; }
+    public IReadOnlyDictionary<string, decimal> Usage => _usage;
+    public long EventsProcessed { get; private set; }
+    public long DuplicatesDropped { get; private set; }
+    public DateTimeOffset? LastUsageAt { get; private set; }
+    public IReadOnlyDictionary<int, long> Watermarks => _watermarks;
+    public DedupeWindow Dedupe => _dedupe;
+
+    public Decision<UsageOutcome> Decide(RecordUsage command)
+    {
+        var now = command.ReceivedAt;
+        var accepted = new List<UsageRecord>(command.Records.Count);
+        var marks = new Dictionary<int, long>();
+        var inBatch = new HashSet<DedupeKey>();
+        int duplicates = 0, redelivered = 0;
+
+        foreach (var record in command.Records)
+        {
+            var (partition, offset) = (record.Position.Partition, record.Position.Offset);
+            var mark = marks.TryGetValue(partition, out var m) ? m : _watermarks.GetValueOrDefault(partition, -1);
+            if (offset <= mark)
+            {
+                redelivered++;
+                continue;
+            }
+            marks[partition] = offset;
+
+            var key = record.DedupeKey;
+            if (_dedupe.Contains(key, now) || !inBatch.Add(key))
+            {
+                duplicates++;
+                continue;
+            }
+            accepted.Add(record);
+        }
+
+        IReadOnlyList<IAccountEvent> events = marks.Count == 0
+            ? []
+            : [new UsageRecorded(accepted, marks.Select(kv => new KafkaPosition(kv.Key, kv.Value)).ToArray(), duplicates, now)];
+        return new Decision<UsageOutcome>(events, new UsageOutcome(accepted.Count, duplicates, redelivered));
+    }
+
+    public Account Apply(IAccountEvent @event)
+    {
+        switch (@event)
+        {
+            case UsageRecorded e:
+                ApplyUsage(e);
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(@event), @event.GetType().Name, "Unknown account event.");
+        }
+        return this;
+    }
+
+    private void ApplyUsage(UsageRecorded e)
+    {
+        RollCycle(e.At);
+        _dedupe.Expire(e.At);
+        foreach (var record in e.Accepted)
+        {
+            _usage[record.Meter] = _usage.GetValueOrDefault(record.Meter) + record.Quantity;
+            _dedupe.Remember(record.DedupeKey, e.At);
+        }
+        foreach (var mark in e.Watermarks)
+            _watermarks[mark.Partition] = Math.Max(_watermarks.GetValueOrDefault(mark.Partition, -1), mark.Offset);
+        EventsProcessed += e.Accepted.Count;
+        DuplicatesDropped += e.Duplicates;
+        if (e.Accepted.Count > 0) LastUsageAt = e.At;
+    }
+
+    /// <summary>Usage counts per cycle: entering a new cycle starts the counters again.</summary>
+    private void RollCycle(DateTimeOffset at)
+    {
+        CycleAnchor ??= at;
+        var cycle = BillingCycle.Containing(CycleAnchor.Value, at);
+        if (Cycle is { } current && current != cycle) _usage.Clear();
+        Cycle = cycle;
+    }
+
+    public AccountSnapshot ToSnapshot() => new(
+        Id,
+        Currency,
+        Balance,
+        PendingBalance,
+        CycleAnchor,
+        Cycle?.Start,
+        new Dictionary<string, decimal>(_usage, StringComparer.Ordinal),
+        EventsProcessed,
+        DuplicatesDropped,
+        LastUsageAt,
+        _watermarks.Select(kv => new KafkaPosition(kv.Key, kv.Value)).ToArray(),
+        _dedupe.Entries.Select(e => new DedupeEntry(e.Key.Source, e.Key.Id, e.ExpiresAt)).ToArray());
+
+    public static Account FromSnapshot(AccountSnapshot snapshot, AccountSettings settings)
+    {
+        var account = new Account(snapshot.Id, settings)
+        {
+            Currency = snapshot.Currency,
+            Balance = snapshot.Balance,
+            PendingBalance = snapshot.PendingBalance,
+            CycleAnchor = snapshot.CycleAnchor,
+            EventsProcessed = snapshot.EventsProcessed,
+            DuplicatesDropped = snapshot.DuplicatesDropped,
+            LastUsageAt = snapshot.LastUsageAt,
+        };
+        if (snapshot is { CycleAnchor: { } anchor, CycleStart: { } start })
+            account.Cycle = BillingCycle.Containing(anchor, start);
+        foreach (var (meter, quantity) in snapshot.Usage) account._usage[meter] = quantity;
+        foreach (var mark in snapshot.Watermarks) account._watermarks[mark.Partition] = mark.Offset;
+        foreach (var entry in snapshot.Dedupe) account._dedupe.Restore(new DedupeKey(entry.Source, entry.Id), entry.ExpiresAt);
+        return account;
+    }
+}
+
+/// <summary>The whole state of an account, for the snapshot store.</summary>
+public sealed record AccountSnapshot(
+    string Id,
+    string Currency,
+    decimal Balance,
+    decimal PendingBalance,
+    DateTimeOffset? CycleAnchor,
+    DateTimeOffset? CycleStart,
+    IReadOnlyDictionary<string, decimal> Usage,
+    long EventsProcessed,
+    long DuplicatesDropped,
+    DateTimeOffset? LastUsageAt,
+    IReadOnlyList<KafkaPosition> Watermarks,
+    IReadOnlyList<DedupeEntry> Dedupe);
+
+public sealed record DedupeEntry(string Source, string Id, DateTimeOffset ExpiresAt);

@@ -1,0 +1,124 @@
+using System.Text;
+using System.Text.Json;
+using Confluent.Kafka;
+using Metering.Domain.Usage;
+using Metering.Ingestion.CloudEvents;
+using Metering.Ingestion.Kafka;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace Metering.Host.Api;
+
+/// <summary>
+/// <c>POST /api/v1/events</c>: CloudEvents over HTTP land in the usage topic, validated by the same
+/// rules as the consumer. 202 means Kafka acknowledged every event; a batch with any invalid event is
+/// refused whole, so a client never has to work out which half went in.
+/// </summary>
+public static class EventsEndpoints
+{
+    public const long MaxBodyBytes = 1024 * 1024;
+    public const int MaxBatchEvents = 1_000;
+
+    private const string Single = "application/cloudevents+json";
+    private const string Batch = "application/cloudevents-batch+json";
+    private const string Json = "application/json";
+
+    public sealed record EventError(int Index, string? Id, string Code, string Detail);
+    public sealed record EventsAccepted(int Accepted);
+
+    public static RouteGroupBuilder MapEventsEndpoints(this RouteGroupBuilder api)
+    {
+        api.MapPost("/events", Post)
+            .Accepts<JsonElement>(Single, Batch, Json)
+            .Produces<EventsAccepted>(StatusCodes.Status202Accepted)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .WithName("PostEvents");
+        return api;
+    }
+
+    private static async Task<IResult> Post(
+        HttpRequest request,
+        UsageEventParser parser,
+        MeteringProducer producer,
+        KafkaOptions kafka,
+        TimeProvider time,
+        CancellationToken ct)
+    {
+        var mediaType = (request.ContentType ?? "").Split(';')[0].Trim().ToLowerInvariant();
+        if (mediaType is not (Single or Batch or Json))
+            return Results.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported content type",
+                detail: $"Send one event as {Single} or a JSON array of events as {Batch}.");
+
+        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+            limit.MaxRequestBodySize = MaxBodyBytes;
+        if (request.ContentLength > MaxBodyBytes)
+            return TooLarge();
+
+        JsonDocument document;
+        try
+        {
+            document = await JsonDocument.ParseAsync(request.Body, cancellationToken: ct);
+        }
+        catch (JsonException e)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed JSON", detail: e.Message);
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return TooLarge();
+        }
+
+        using (document)
+        {
+            var root = document.RootElement;
+            var expectArray = mediaType == Batch || (mediaType == Json && root.ValueKind == JsonValueKind.Array);
+            if (expectArray != (root.ValueKind == JsonValueKind.Array))
+                return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Wrong shape",
+                    detail: expectArray ? "A batch is a JSON array of CloudEvents." : "A single CloudEvent is a JSON object.");
+
+            var events = expectArray ? root.EnumerateArray().ToArray() : [root];
+            if (events.Length == 0)
+                return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Empty batch", detail: "Send at least one event.");
+            if (events.Length > MaxBatchEvents)
+                return Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Batch too large",
+                    detail: $"At most {MaxBatchEvents} events per request.");
+
+            var now = time.GetUtcNow();
+            var errors = new List<EventError>();
+            var valid = new List<(string AccountId, byte[] Value)>(events.Length);
+            var seen = new HashSet<DedupeKey>();
+            for (var i = 0; i < events.Length; i++)
+            {
+                var parsed = parser.Parse(events[i], key: null, default, now);
+                if (parsed.Rejection is { } rejection)
+                    errors.Add(new EventError(i, IdOf(events[i]), rejection.Code, rejection.Detail));
+                else if (!seen.Add(parsed.Record!.DedupeKey))
+                    errors.Add(new EventError(i, parsed.Record.EventId, "duplicate_in_batch", "Another event in this batch has the same source and id."));
+                else
+                    valid.Add((parsed.AccountId!, Encoding.UTF8.GetBytes(events[i].GetRawText())));
+            }
+            if (errors.Count > 0)
+                return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid events",
+                    detail: $"{errors.Count} of {events.Length} events are invalid; none were accepted.",
+                    extensions: new Dictionary<string, object?> { ["errors"] = errors });
+
+            try
+            {
+                await Task.WhenAll(valid.Select(v => producer.ProduceAsync(kafka.UsageTopic, v.AccountId, v.Value, ct: ct)));
+            }
+            catch (ProduceException<string?, byte[]> e)
+            {
+                return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Kafka did not acknowledge",
+                    detail: $"{e.Error.Reason}. Retry the same events: their ids make the retry safe.");
+            }
+            return Results.Accepted(value: new EventsAccepted(valid.Count));
+        }
+    }
+
+    private static IResult TooLarge() =>
+        Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Payload too large", detail: $"At most {MaxBodyBytes} bytes per request.");
+
+    private static string? IdOf(JsonElement e) =>
+        e.ValueKind == JsonValueKind.Object && e.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString() : null;
+}

@@ -1,0 +1,91 @@
+using System.Text.Json;
+using Akka.Hosting;
+using Metering.Accounts;
+using Metering.Accounts.Cluster;
+using Metering.Accounts.Persistence;
+using Metering.Host.Api;
+using Metering.Host.Health;
+using Metering.Ingestion;
+using Metering.Ingestion.Kafka;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace Metering.Host;
+
+/// <summary>Composes the engine: Akka (cluster, persistence, accounts), Kafka ingestion, the HTTP API.</summary>
+public static class MeteringApp
+{
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        configure?.Invoke(builder);
+        var configuration = builder.Configuration;
+
+        var options = configuration.GetSection("Metering").Get<MeteringOptions>() ?? new MeteringOptions();
+        var dataDir = Path.GetFullPath(options.DataDir);
+        var database = JournalDatabase.From(options.Persistence.Provider, options.Persistence.ConnectionString, dataDir);
+        var cluster = configuration.GetSection("Metering:Cluster").Get<ClusterSettings>() ?? new ClusterSettings();
+        var accounts = configuration.GetSection("Metering:Accounts").Get<AccountsOptions>() ?? new AccountsOptions();
+
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(database);
+        builder.Services.AddSingleton(accounts);
+        builder.Services.AddSingleton(AdminKey.Load(options.Auth.AdminKey, dataDir));
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddProblemDetails();
+
+        builder.Services.AddAkka(AccountsHostingExtensions.SystemName, (akka, sp) =>
+        {
+            akka.ConfigureLoggers(loggers => loggers.AddLoggerFactory());
+            akka.AddMeteringCluster(cluster)
+                .AddMeteringPersistence(database)
+                .AddMeteringAccounts(accounts, sp.GetRequiredService<TimeProvider>());
+        });
+        builder.Services.AddMeteringIngestion(configuration);
+
+        builder.Services.AddHealthChecks()
+            .AddCheck<ClusterMemberUpCheck>("cluster", tags: ["ready"])
+            .AddCheck<JournalReachableCheck>("journal", tags: ["ready"])
+            .AddCheck<ConsumerAssignedCheck>("consumer", tags: ["ready"]);
+
+        var app = builder.Build();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+
+        var api = app.MapGroup("/api/v1").AddEndpointFilter<ApiKeyFilter>();
+        api.MapEventsEndpoints();
+        api.MapAccountsEndpoints();
+        api.MapSystemEndpoints();
+
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealth });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = WriteHealth });
+
+        app.Lifetime.ApplicationStarted.Register(() => PrintBanner(app, dataDir));
+        return app;
+    }
+
+    private static void PrintBanner(WebApplication app, string dataDir)
+    {
+        var endpoint = app.Services.GetRequiredService<KafkaEndpoint>();
+        var key = app.Services.GetRequiredService<AdminKey>();
+        Console.WriteLine($"""
+
+            Metering is running
+              URL:             {string.Join(", ", app.Urls)}
+              Kafka bootstrap: {endpoint.BootstrapServers}{(endpoint.Embedded ? " (embedded)" : "")}
+              Data folder:     {dataDir}
+              Admin key:       {(key.Generated ? key.Value : "(from configuration)")}
+
+            """);
+    }
+
+    private static Task WriteHealth(HttpContext context, HealthReport report)
+    {
+        context.Response.ContentType = "application/json";
+        return JsonSerializer.SerializeAsync(context.Response.Body, new
+        {
+            status = report.Status.ToString(),
+            checks = report.Entries.ToDictionary(e => e.Key, e => new { status = e.Value.Status.ToString(), e.Value.Description }),
+        }, JsonSerializerOptions.Web);
+    }
+}

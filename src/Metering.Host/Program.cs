@@ -1,0 +1,3 @@
+using Metering.Host;
+
+await MeteringApp.Build(args).RunAsync();

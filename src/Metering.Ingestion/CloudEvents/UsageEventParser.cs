@@ -1,0 +1,155 @@
+using System.Globalization;
+using System.Text.Json;
+using Metering.Domain.Accounts;
+using Metering.Domain.Meters;
+using Metering.Domain.Usage;
+
+namespace Metering.Ingestion.CloudEvents;
+
+/// <summary>Why an event was refused; <see cref="Code"/> is stable (metrics, DLQ header), <see cref="Detail"/> is for people.</summary>
+public sealed record Rejection(string Code, string Detail);
+
+/// <summary>Either a usage record for an account, or the reason it was refused.</summary>
+public readonly record struct ParsedEvent(string? AccountId, UsageRecord? Record, Rejection? Rejection)
+{
+    public bool IsValid => Rejection is null;
+
+    internal static ParsedEvent Reject(string code, string detail) => new(null, null, new Rejection(code, detail));
+}
+
+/// <summary>Limits on what a usage event may claim.</summary>
+/// <param name="MaxQuantity">Larger quantities are taken as a producer bug, not usage.</param>
+/// <param name="MaxFutureSkew">How far ahead of the engine's clock an event's time may be.</param>
+public sealed record UsageEventLimits(decimal MaxQuantity, TimeSpan MaxFutureSkew)
+{
+    public static UsageEventLimits Default { get; } = new(1_000_000m, TimeSpan.FromHours(24));
+}
+
+/// <summary>
+/// Reads a structured-mode CloudEvents 1.0 JSON usage event and maps it to a meter. The same rules
+/// serve Kafka (invalid goes to the dead-letter topic) and HTTP (invalid is answered 400), so an
+/// event accepted by one is accepted by the other.
+/// </summary>
+public sealed class UsageEventParser(MeterCatalog meters, UsageEventLimits limits)
+{
+    public const int MaxIdLength = 256;
+    public const int MaxSourceLength = 512;
+    public const int MaxDimensionLength = 128;
+
+    public ParsedEvent Parse(ReadOnlySpan<byte> json, string? key, KafkaPosition position, DateTimeOffset now)
+    {
+        JsonDocument document;
+        try
+        {
+            var reader = new Utf8JsonReader(json);
+            document = JsonDocument.ParseValue(ref reader);
+        }
+        catch (JsonException e)
+        {
+            return ParsedEvent.Reject("malformed_json", $"Not valid JSON: {e.Message}");
+        }
+        using (document)
+        {
+            return Parse(document.RootElement, key, position, now);
+        }
+    }
+
+    public ParsedEvent Parse(JsonElement root, string? key, KafkaPosition position, DateTimeOffset now)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+            return ParsedEvent.Reject("not_an_object", "A CloudEvent must be a JSON object.");
+
+        if (ReadString(root, "specversion") != "1.0")
+            return ParsedEvent.Reject("invalid_specversion", "'specversion' must be \"1.0\".");
+
+        var id = ReadString(root, "id");
+        if (string.IsNullOrEmpty(id) || id.Length > MaxIdLength)
+            return ParsedEvent.Reject("invalid_id", $"'id' must be a non-empty string of at most {MaxIdLength} characters.");
+
+        var source = ReadString(root, "source");
+        if (string.IsNullOrEmpty(source) || source.Length > MaxSourceLength)
+            return ParsedEvent.Reject("invalid_source", $"'source' must be a non-empty string of at most {MaxSourceLength} characters.");
+
+        var type = ReadString(root, "type");
+        if (string.IsNullOrEmpty(type))
+            return ParsedEvent.Reject("invalid_type", "'type' is required.");
+        var meter = meters.FindByEventType(type);
+        if (meter is null)
+            return ParsedEvent.Reject("unknown_type", $"Event type '{Truncate(type)}' feeds no meter.");
+
+        var subject = ReadString(root, "subject");
+        if (subject is null)
+            return ParsedEvent.Reject("missing_subject", "'subject' (the account id) is required.");
+        if (!AccountId.IsValid(subject))
+            return ParsedEvent.Reject("invalid_subject", $"'subject' must be an account id: {AccountId.Rule}.");
+        if (key is not null && key != subject)
+            return ParsedEvent.Reject("subject_key_mismatch", $"Kafka key '{Truncate(key)}' does not match subject '{subject}'.");
+
+        var contentType = ReadString(root, "datacontenttype");
+        if (contentType is not null && !contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
+            return ParsedEvent.Reject("invalid_datacontenttype", "'datacontenttype' must be application/json when present.");
+
+        var occurredAt = now;
+        if (root.TryGetProperty("time", out var timeElement))
+        {
+            if (timeElement.ValueKind != JsonValueKind.String
+                || !DateTimeOffset.TryParse(timeElement.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out occurredAt))
+                return ParsedEvent.Reject("invalid_time", "'time' must be an RFC 3339 timestamp.");
+            if (occurredAt - now > limits.MaxFutureSkew)
+                return ParsedEvent.Reject("time_in_future", $"'time' is more than {limits.MaxFutureSkew.TotalHours:0} h ahead of the engine's clock.");
+        }
+
+        if (root.TryGetProperty("data", out var data) && data.ValueKind is not (JsonValueKind.Object or JsonValueKind.Null))
+            return ParsedEvent.Reject("invalid_data", "'data' must be a JSON object.");
+
+        var quantity = 1m;
+        if (meter.Aggregation == MeterAggregation.Sum && TryFind(root, meter.ValuePath, out var value))
+        {
+            if (value.ValueKind != JsonValueKind.Number || !value.TryGetDecimal(out quantity))
+                return ParsedEvent.Reject("invalid_quantity", $"'{meter.ValuePath}' must be a number.");
+        }
+        if (quantity <= 0)
+            return ParsedEvent.Reject("invalid_quantity", $"'{meter.ValuePath}' must be greater than zero.");
+        if (quantity > limits.MaxQuantity)
+            return ParsedEvent.Reject("quantity_too_large", $"'{meter.ValuePath}' is over the limit of {limits.MaxQuantity}.");
+        if (!meter.AllowFractional && quantity != decimal.Truncate(quantity))
+            return ParsedEvent.Reject("fractional_quantity", $"Meter '{meter.Key}' counts whole units; '{meter.ValuePath}' must be an integer.");
+
+        // Team: the CloudEvents extension attribute wins over data.team.
+        if (!TryDimension(root, "team", out var team) || (team is null && !TryDimension(data, "team", out team)))
+            return ParsedEvent.Reject("invalid_team", $"'team' must be a string of at most {MaxDimensionLength} characters.");
+        if (!TryDimension(data, "user", out var user))
+            return ParsedEvent.Reject("invalid_user", $"'data.user' must be a string of at most {MaxDimensionLength} characters.");
+
+        var record = new UsageRecord(source, id, meter.Key, quantity, occurredAt.ToUniversalTime(), team, user, position);
+        return new ParsedEvent(subject, record, null);
+    }
+
+    private static string? ReadString(JsonElement obj, string name) =>
+        obj.TryGetProperty(name, out var p) && p.ValueKind == JsonValueKind.String ? p.GetString() : null;
+
+    /// <summary>An optional string dimension: absent or null is fine, anything else must be a short string.</summary>
+    private static bool TryDimension(JsonElement obj, string name, out string? value)
+    {
+        value = null;
+        if (obj.ValueKind != JsonValueKind.Object || !obj.TryGetProperty(name, out var p) || p.ValueKind == JsonValueKind.Null)
+            return true;
+        if (p.ValueKind != JsonValueKind.String) return false;
+        value = p.GetString();
+        if (string.IsNullOrEmpty(value)) value = null;
+        return value is null || value.Length <= MaxDimensionLength;
+    }
+
+    private static bool TryFind(JsonElement root, string path, out JsonElement value)
+    {
+        value = root;
+        foreach (var segment in path.Split('.'))
+        {
+            if (value.ValueKind != JsonValueKind.Object || !value.TryGetProperty(segment, out value))
+                return false;
+        }
+        return value.ValueKind != JsonValueKind.Null;
+    }
+
+    private static string Truncate(string s) => s.Length <= 64 ? s : s[..64] + "…";
+}

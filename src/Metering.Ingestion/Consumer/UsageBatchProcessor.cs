@@ -1,0 +1,92 @@
+using System.Text;
+using Akka.Actor;
+using Akka.Hosting;
+using Confluent.Kafka;
+using Metering.Accounts;
+using Metering.Accounts.Messages;
+using Metering.Domain.Usage;
+using Metering.Ingestion.CloudEvents;
+using Metering.Ingestion.Kafka;
+
+namespace Metering.Ingestion.Consumer;
+
+/// <summary>What one consumed batch came to.</summary>
+public sealed record BatchOutcome(int Consumed, int Accepted, int Duplicates, int Redelivered, int DeadLettered, int Accounts);
+
+/// <summary>
+/// Turns one consumed batch into at most one command per account and waits until every account has
+/// persisted it and every invalid record is on the dead-letter topic. Only then may the caller commit
+/// the batch's offsets: whatever happens before that point is redelivered and dropped by the
+/// accounts' watermarks.
+/// </summary>
+public sealed class UsageBatchProcessor(
+    IRequiredActor<AccountRegion> accounts,
+    UsageEventParser parser,
+    MeteringProducer producer,
+    KafkaOptions kafka,
+    AccountsOptions accountsOptions,
+    IngestionMetrics metrics,
+    TimeProvider time)
+{
+    public async Task<BatchOutcome> ProcessAsync(IReadOnlyList<ConsumeResult<string?, byte[]>> batch, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var byAccount = new Dictionary<string, List<UsageRecord>>(StringComparer.Ordinal);
+        var deadLetters = new List<Task>();
+        foreach (var result in batch)
+        {
+            var message = result.Message;
+            var parsed = message.Value is null
+                ? ParsedEvent.Reject("empty_value", "The record has no value.")
+                : parser.Parse(message.Value, message.Key, new KafkaPosition(result.Partition.Value, result.Offset.Value), now);
+            if (parsed is { AccountId: { } accountId, Record: { } record })
+            {
+                if (!byAccount.TryGetValue(accountId, out var records))
+                    byAccount[accountId] = records = [];
+                records.Add(record);
+            }
+            else
+            {
+                var rejection = parsed.Rejection!;
+                deadLetters.Add(producer.ProduceAsync(kafka.DeadLetterTopic, message.Key, message.Value ?? [], DeadLetterHeaders(result, rejection), ct));
+                metrics.DeadLettered(rejection.Code);
+            }
+        }
+        metrics.Consumed(batch.Count);
+
+        var region = await accounts.GetAsync(ct);
+        var acks = byAccount
+            .Select(kv => region.Ask<UsageAccepted>(new RecordAccountUsage(kv.Key, kv.Value), accountsOptions.AskTimeout, ct))
+            .ToArray();
+        await Task.WhenAll(deadLetters.Concat<Task>(acks));
+
+        int accepted = 0, duplicates = 0, redelivered = 0;
+        foreach (var ack in acks)
+        {
+            var r = ack.Result;
+            accepted += r.Accepted;
+            duplicates += r.Duplicates;
+            redelivered += r.Redelivered;
+        }
+        metrics.Recorded(accepted, duplicates, redelivered);
+        return new BatchOutcome(batch.Count, accepted, duplicates, redelivered, deadLetters.Count, byAccount.Count);
+    }
+
+    private static Headers DeadLetterHeaders(ConsumeResult<string?, byte[]> result, Rejection rejection)
+    {
+        var headers = new Headers
+        {
+            { KafkaHeaders.Reason, Encoding.UTF8.GetBytes(rejection.Code) },
+            { KafkaHeaders.ReasonDetail, Encoding.UTF8.GetBytes(rejection.Detail) },
+            { KafkaHeaders.SourceTopic, Encoding.UTF8.GetBytes(result.Topic) },
+            { KafkaHeaders.SourcePartition, Encoding.UTF8.GetBytes(result.Partition.Value.ToString()) },
+            { KafkaHeaders.SourceOffset, Encoding.UTF8.GetBytes(result.Offset.Value.ToString()) },
+        };
+        // Keep the producer's own headers (trace context among them) after ours.
+        if (result.Message.Headers is { } original)
+        {
+            foreach (var h in original) headers.Add(h.Key, h.GetValueBytes());
+        }
+        return headers;
+    }
+}

@@ -1,0 +1,127 @@
+using Confluent.Kafka;
+using Metering.Ingestion.Kafka;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Metering.Ingestion.Consumer;
+
+/// <summary>
+/// Reads the usage topic in batches, hands each batch to <see cref="UsageBatchProcessor"/>, and
+/// commits the batch's offsets only after it returned: at-least-once from Kafka, exactly-once in the
+/// accounts. A batch that fails is rewound and retried, so no accepted event is ever skipped.
+/// </summary>
+public sealed class UsageConsumerService(
+    KafkaEndpoint endpoint,
+    KafkaOptions options,
+    UsageBatchProcessor processor,
+    IngestionStatus status,
+    ILogger<UsageConsumerService> log) : BackgroundService
+{
+    private static readonly TimeSpan PollTimeout = TimeSpan.FromMilliseconds(200);
+
+    // Confluent's consumer is blocking: it gets a thread of its own rather than a pool thread.
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.Factory.StartNew(() => Run(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private void Run(CancellationToken ct)
+    {
+        Librdkafka.EnsureLoaded();
+        using var consumer = new ConsumerBuilder<string?, byte[]>(new ConsumerConfig
+            {
+                BootstrapServers = endpoint.BootstrapServers,
+                GroupId = options.ConsumerGroup,
+                EnableAutoCommit = false,
+                AutoOffsetReset = AutoOffsetReset.Earliest,
+                EnablePartitionEof = false,
+            })
+            .SetPartitionsAssignedHandler((c, parts) =>
+            {
+                log.LogInformation("Usage partitions assigned: {Partitions}", string.Join(',', parts.Select(p => p.Partition.Value)));
+                status.Assigned(c.Assignment.Count + parts.Count);
+            })
+            .SetPartitionsRevokedHandler((_, parts) =>
+                log.LogInformation("Usage partitions revoked: {Partitions}", string.Join(',', parts.Select(p => p.Partition.Value))))
+            .SetErrorHandler((_, e) => log.LogWarning("Kafka consumer: {Reason}", e.Reason))
+            .Build();
+
+        consumer.Subscribe(options.UsageTopic);
+        var backoff = TimeSpan.FromMilliseconds(100);
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                var batch = Collect(consumer, ct);
+                if (batch.Count == 0) continue;
+                try
+                {
+                    var outcome = processor.ProcessAsync(batch, ct).GetAwaiter().GetResult();
+                    Commit(consumer, batch);
+                    backoff = TimeSpan.FromMilliseconds(100);
+                    log.LogDebug("Batch of {Count}: {Outcome}", batch.Count, outcome);
+                }
+                catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                {
+                    // Not committed: the next owner of these partitions reads them again and the accounts drop what they already hold.
+                    break;
+                }
+                catch (Exception e)
+                {
+                    log.LogError(e, "Usage batch of {Count} failed; rewinding to retry in {Backoff}", batch.Count, backoff);
+                    Rewind(consumer, batch);
+                    ct.WaitHandle.WaitOne(backoff);
+                    backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(10).Ticks));
+                }
+            }
+        }
+        finally
+        {
+            status.Left();
+            consumer.Close();
+        }
+    }
+
+    private List<ConsumeResult<string?, byte[]>> Collect(IConsumer<string?, byte[]> consumer, CancellationToken ct)
+    {
+        var batch = new List<ConsumeResult<string?, byte[]>>();
+        var first = consumer.Consume(PollTimeout);
+        if (first is null) return batch;
+        batch.Add(first);
+        var deadline = DateTime.UtcNow + options.MaxBatchWait;
+        while (batch.Count < options.MaxBatchSize && !ct.IsCancellationRequested)
+        {
+            var left = deadline - DateTime.UtcNow;
+            var next = consumer.Consume(left > TimeSpan.Zero ? left : TimeSpan.Zero);
+            if (next is null) break;
+            batch.Add(next);
+        }
+        return batch;
+    }
+
+    private void Commit(IConsumer<string?, byte[]> consumer, List<ConsumeResult<string?, byte[]>> batch)
+    {
+        var assigned = consumer.Assignment.ToHashSet();
+        var offsets = batch
+            .GroupBy(r => r.TopicPartition)
+            .Where(g => assigned.Contains(g.Key))
+            .Select(g => new TopicPartitionOffset(g.Key, new Offset(g.Max(r => r.Offset.Value) + 1)))
+            .ToList();
+        if (offsets.Count == 0) return;
+        try
+        {
+            consumer.Commit(offsets);
+        }
+        catch (KafkaException e)
+        {
+            // Lost the partition in a rebalance: its new owner re-reads from the last commit and the
+            // accounts drop what they already persisted, so nothing is counted twice.
+            log.LogWarning("Offset commit failed ({Reason}); the batch will be redelivered and deduplicated", e.Error.Reason);
+        }
+    }
+
+    private static void Rewind(IConsumer<string?, byte[]> consumer, List<ConsumeResult<string?, byte[]>> batch)
+    {
+        var assigned = consumer.Assignment.ToHashSet();
+        foreach (var g in batch.GroupBy(r => r.TopicPartition).Where(g => assigned.Contains(g.Key)))
+            consumer.Seek(new TopicPartitionOffset(g.Key, new Offset(g.Min(r => r.Offset.Value))));
+    }
+}

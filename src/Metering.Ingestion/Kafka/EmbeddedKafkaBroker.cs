@@ -1,0 +1,159 @@
+using System.Runtime.InteropServices;
+
+namespace Metering.Ingestion.Kafka;
+
+/// <summary>
+/// An in-process Kafka broker: librdkafka's mock cluster, listening on loopback TCP. Real clients
+/// (Confluent.Kafka, kcat) can produce, consume, join consumer groups and commit offsets against it.
+/// Everything lives in memory and is gone when the broker is disposed.
+/// </summary>
+/// <remarks>
+/// There is deliberately no finalizer: the broker must live as long as whoever uses
+/// <see cref="BootstrapServers"/>, which the garbage collector cannot see.
+/// </remarks>
+public sealed class EmbeddedKafkaBroker : IDisposable
+{
+    private readonly Lock _gate = new();
+    private readonly int _brokerCount;
+    private IntPtr _handle;   // rd_kafka_t* the mock cluster is attached to
+    private IntPtr _cluster;  // rd_kafka_mock_cluster_t*
+
+    private EmbeddedKafkaBroker(IntPtr handle, IntPtr cluster, string bootstrapServers, int brokerCount)
+    {
+        _handle = handle;
+        _cluster = cluster;
+        _brokerCount = brokerCount;
+        BootstrapServers = bootstrapServers;
+    }
+
+    /// <summary>Comma-separated <c>host:port</c> list of the mock brokers.</summary>
+    public string BootstrapServers { get; }
+
+    public static EmbeddedKafkaBroker Start(int brokerCount = 1)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(brokerCount, 1);
+        Librdkafka.EnsureLoaded();
+
+        var handle = MockClusterNative.NewHandle();
+        var cluster = MockClusterNative.rd_kafka_mock_cluster_new(handle, brokerCount);
+        if (cluster == IntPtr.Zero)
+        {
+            MockClusterNative.rd_kafka_destroy(handle);
+            throw new InvalidOperationException("librdkafka could not start the mock cluster (rd_kafka_mock_cluster_new returned NULL).");
+        }
+
+        // The string belongs to the cluster: copy it now, while the cluster is certainly alive.
+        var bootstraps = Marshal.PtrToStringUTF8(MockClusterNative.rd_kafka_mock_cluster_bootstraps(cluster));
+        if (string.IsNullOrEmpty(bootstraps))
+        {
+            MockClusterNative.rd_kafka_mock_cluster_destroy(cluster);
+            MockClusterNative.rd_kafka_destroy(handle);
+            throw new InvalidOperationException("librdkafka's mock cluster reported no bootstrap servers.");
+        }
+        return new EmbeddedKafkaBroker(handle, cluster, bootstraps, brokerCount);
+    }
+
+    /// <summary>
+    /// Creates <paramref name="name"/> with <paramref name="partitions"/> partitions, replicated on up
+    /// to three of the brokers.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">librdkafka refused, e.g. <c>ERR_TOPIC_ALREADY_EXISTS</c>.</exception>
+    public void CreateTopic(string name, int partitions)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentOutOfRangeException.ThrowIfLessThan(partitions, 1);
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_cluster == IntPtr.Zero, this);
+            var err = MockClusterNative.rd_kafka_mock_topic_create(_cluster, name, partitions, Math.Min(_brokerCount, 3));
+            if (err != 0)
+            {
+                var errName = Marshal.PtrToStringUTF8(MockClusterNative.rd_kafka_err2name(err)) ?? err.ToString();
+                throw new InvalidOperationException($"Could not create topic '{name}' on the embedded broker: {errName}.");
+            }
+        }
+    }
+
+    /// <summary>Stops the brokers (clients then see the connections drop). Safe to call more than once.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_cluster != IntPtr.Zero)
+            {
+                MockClusterNative.rd_kafka_mock_cluster_destroy(_cluster);
+                _cluster = IntPtr.Zero;
+            }
+            if (_handle != IntPtr.Zero)
+            {
+                MockClusterNative.rd_kafka_destroy(_handle);
+                _handle = IntPtr.Zero;
+            }
+        }
+    }
+}
+
+/// <summary>The slice of librdkafka's C API (rdkafka.h, rdkafka_mock.h) the embedded broker needs.</summary>
+internal static unsafe partial class MockClusterNative
+{
+    private const string Lib = Librdkafka.LibraryName;
+    private const int RdKafkaProducer = 0; // RD_KAFKA_PRODUCER
+    private const int RdKafkaConfOk = 0;   // RD_KAFKA_CONF_OK
+
+    /// <summary>A bare producer handle to host the mock cluster; it never connects anywhere itself.</summary>
+    internal static IntPtr NewHandle()
+    {
+        const int errSize = 512;
+        var errstr = stackalloc byte[errSize];
+        var conf = rd_kafka_conf_new();
+        if (conf == IntPtr.Zero)
+            throw new InvalidOperationException("rd_kafka_conf_new returned NULL.");
+
+        // Warnings and errors only: the host handle has no bootstrap.servers on purpose, and the notice
+        // librdkafka prints about that would only confuse.
+        if (rd_kafka_conf_set(conf, "log_level", "4", errstr, errSize) != RdKafkaConfOk)
+        {
+            rd_kafka_conf_destroy(conf);
+            throw new InvalidOperationException($"rd_kafka_conf_set failed: {Marshal.PtrToStringUTF8((IntPtr)errstr)}");
+        }
+
+        var rk = rd_kafka_new(RdKafkaProducer, conf, errstr, errSize);
+        if (rk == IntPtr.Zero)
+        {
+            // rd_kafka_new only takes ownership of conf when it succeeds.
+            rd_kafka_conf_destroy(conf);
+            throw new InvalidOperationException($"rd_kafka_new failed: {Marshal.PtrToStringUTF8((IntPtr)errstr)}");
+        }
+        return rk;
+    }
+
+    [LibraryImport(Lib)]
+    internal static partial IntPtr rd_kafka_conf_new();
+
+    [LibraryImport(Lib)]
+    internal static partial void rd_kafka_conf_destroy(IntPtr conf);
+
+    [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int rd_kafka_conf_set(IntPtr conf, string name, string value, byte* errstr, nuint errstrSize);
+
+    [LibraryImport(Lib)]
+    internal static partial IntPtr rd_kafka_new(int type, IntPtr conf, byte* errstr, nuint errstrSize);
+
+    [LibraryImport(Lib)]
+    internal static partial void rd_kafka_destroy(IntPtr rk);
+
+    [LibraryImport(Lib)]
+    internal static partial IntPtr rd_kafka_err2name(int err);
+
+    [LibraryImport(Lib)]
+    internal static partial IntPtr rd_kafka_mock_cluster_new(IntPtr rk, int brokerCount);
+
+    [LibraryImport(Lib)]
+    internal static partial IntPtr rd_kafka_mock_cluster_bootstraps(IntPtr mcluster);
+
+    [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int rd_kafka_mock_topic_create(IntPtr mcluster, string topic, int partitionCount, int replicationFactor);
+
+    [LibraryImport(Lib)]
+    internal static partial void rd_kafka_mock_cluster_destroy(IntPtr mcluster);
+}

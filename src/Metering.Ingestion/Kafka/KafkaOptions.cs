@@ -1,0 +1,26 @@
+namespace Metering.Ingestion.Kafka;
+
+/// <summary><c>Metering:Kafka:*</c>.</summary>
+public sealed class KafkaOptions
+{
+    /// <summary>External Kafka; empty starts the embedded broker.</summary>
+    public string? BootstrapServers { get; set; }
+    public string UsageTopic { get; set; } = "metering.usage";
+    public string NotificationsTopic { get; set; } = "metering.notifications";
+    public string DeadLetterTopic { get; set; } = "metering.usage.dlq";
+    /// <summary>Partitions of the usage topic when the engine creates it; the ceiling on consumers that share the load.</summary>
+    public int UsagePartitions { get; set; } = 8;
+    public string ConsumerGroup { get; set; } = "metering";
+    /// <summary>Most messages taken in one batch (one journal write per account per batch).</summary>
+    public int MaxBatchSize { get; set; } = 5_000;
+    /// <summary>How long a batch waits to fill once it has its first message.</summary>
+    public TimeSpan MaxBatchWait { get; set; } = TimeSpan.FromMilliseconds(20);
+}
+
+/// <summary>The Kafka the engine actually talks to, once resolved. Owns the embedded broker, if any.</summary>
+public sealed record KafkaEndpoint(string BootstrapServers, bool Embedded) : IDisposable
+{
+    internal EmbeddedKafkaBroker? Broker { get; init; }
+
+    public void Dispose() => Broker?.Dispose();
+}

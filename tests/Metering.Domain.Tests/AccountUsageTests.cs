@@ -1,0 +1,154 @@
+using CsCheck;
+using Metering.Domain.Accounts;
+using Metering.Domain.Usage;
+
+namespace Metering.Domain.Tests;
+
+public class AccountUsageTests
+{
+    private static Account NewAccount() => new("acct-1", AccountSettings.Default);
+
+    private static UsageOutcome Record(Account account, IReadOnlyList<UsageRecord> batch, DateTimeOffset at)
+    {
+        var decision = account.Decide(new RecordUsage(batch, at));
+        foreach (var e in decision.Events) account.Apply(e);
+        return decision.Outcome;
+    }
+
+    /// <summary>What exactly-once means: each distinct (source, id) counted once, at its first quantity.</summary>
+    private static Dictionary<string, decimal> Expected(IEnumerable<UsageRecord> stream)
+    {
+        var seen = new HashSet<DedupeKey>();
+        return stream.Where(r => seen.Add(r.DedupeKey))
+            .GroupBy(r => r.Meter)
+            .ToDictionary(g => g.Key, g => g.Sum(r => r.Quantity));
+    }
+
+    [Fact]
+    public void Counts_usage_per_meter_and_events_processed()
+    {
+        var account = NewAccount();
+        var outcome = Record(account,
+        [
+            new("crm", "1", "lead", 1, UsageGen.T0, null, null, new(0, 0)),
+            new("crm", "2", "lead", 2, UsageGen.T0, null, null, new(0, 1)),
+            new("crm", "3", "call", 1, UsageGen.T0, null, null, new(1, 0)),
+        ], UsageGen.T0);
+
+        Assert.Equal(new UsageOutcome(3, 0, 0), outcome);
+        Assert.Equal(3m, account.Usage["lead"]);
+        Assert.Equal(1m, account.Usage["call"]);
+        Assert.Equal(3, account.EventsProcessed);
+        Assert.Equal(0m, account.Balance);
+        Assert.Equal(0m, account.PendingBalance);
+    }
+
+    [Fact]
+    public void Drops_a_producer_retry_with_the_same_source_and_id_at_a_new_offset()
+    {
+        var account = NewAccount();
+        Record(account, [new("crm", "1", "lead", 1, UsageGen.T0, null, null, new(0, 0))], UsageGen.T0);
+        var outcome = Record(account, [new("crm", "1", "lead", 1, UsageGen.T0, null, null, new(0, 1))], UsageGen.T0.AddMinutes(1));
+
+        Assert.Equal(new UsageOutcome(0, 1, 0), outcome);
+        Assert.Equal(1m, account.Usage["lead"]);
+        Assert.Equal(1, account.DuplicatesDropped);
+    }
+
+    [Fact]
+    public void The_same_id_from_another_source_is_another_event()
+    {
+        var account = NewAccount();
+        var outcome = Record(account,
+        [
+            new("crm/a", "1", "lead", 1, UsageGen.T0, null, null, new(0, 0)),
+            new("crm/b", "1", "lead", 1, UsageGen.T0, null, null, new(0, 1)),
+        ], UsageGen.T0);
+        Assert.Equal(2, outcome.Accepted);
+    }
+
+    [Fact]
+    public void Forgets_an_id_once_the_dedupe_window_has_passed()
+    {
+        var account = new Account("acct-1", AccountSettings.Default with { DedupeWindow = TimeSpan.FromHours(1) });
+        Record(account, [new("crm", "1", "lead", 1, UsageGen.T0, null, null, new(0, 0))], UsageGen.T0);
+        var outcome = Record(account, [new("crm", "1", "lead", 1, UsageGen.T0, null, null, new(0, 1))], UsageGen.T0.AddHours(2));
+        Assert.Equal(1, outcome.Accepted);
+        Assert.Equal(2m, account.Usage["lead"]);
+    }
+
+    [Fact]
+    public void A_redelivered_batch_persists_nothing()
+    {
+        var account = NewAccount();
+        UsageRecord[] batch = [new("crm", "1", "lead", 1, UsageGen.T0, null, null, new(3, 41))];
+        Record(account, batch, UsageGen.T0);
+        var decision = account.Decide(new RecordUsage(batch, UsageGen.T0));
+        Assert.Empty(decision.Events);
+        Assert.Equal(new UsageOutcome(0, 0, 1), decision.Outcome);
+    }
+
+    [Fact]
+    public void Usage_starts_again_in_a_new_cycle()
+    {
+        var account = NewAccount();
+        Record(account, [new("crm", "1", "lead", 5, UsageGen.T0, null, null, new(0, 0))], UsageGen.T0);
+        Record(account, [new("crm", "2", "lead", 2, UsageGen.T0, null, null, new(0, 1))], UsageGen.T0.AddMonths(1));
+        Assert.Equal(2m, account.Usage["lead"]);
+        Assert.Equal(UsageGen.T0.AddMonths(1), account.Cycle!.Value.Start);
+        Assert.Equal(2, account.EventsProcessed);
+    }
+
+    [Fact]
+    public void Property_totals_do_not_depend_on_batching()
+    {
+        Gen.Select(UsageGen.Stream, Gen.Int[0, 100].Array[0, 6]).Sample((stream, cuts) =>
+        {
+            var account = NewAccount();
+            foreach (var batch in UsageGen.Split(stream, cuts)) Record(account, batch, UsageGen.T0);
+
+            var expected = Expected(stream);
+            Assert.Equal(expected, account.Usage.ToDictionary());
+            Assert.Equal(expected.Values.Count == 0 ? 0 : stream.Select(r => r.DedupeKey).Distinct().Count(), account.EventsProcessed);
+        });
+    }
+
+    [Fact]
+    public void Property_redelivering_any_batch_again_changes_nothing()
+    {
+        Gen.Select(UsageGen.Stream, Gen.Int[0, 100].Array[0, 6], Gen.Int[0, 100].Array[1, 4]).Sample((stream, cuts, replays) =>
+        {
+            var batches = UsageGen.Split(stream, cuts);
+            var account = NewAccount();
+            // Kafka at-least-once: after each batch, an earlier batch may come again (a crash before commit).
+            for (var i = 0; i < batches.Count; i++)
+            {
+                Record(account, batches[i], UsageGen.T0);
+                var again = batches[replays[i % replays.Length] % (i + 1)];
+                var outcome = Record(account, again, UsageGen.T0);
+                Assert.Equal(0, outcome.Accepted);
+            }
+            Assert.Equal(Expected(stream), account.Usage.ToDictionary());
+        });
+    }
+
+    [Fact]
+    public void Property_a_snapshot_restores_the_same_account()
+    {
+        Gen.Select(UsageGen.Stream, Gen.Int[0, 100].Array[0, 4]).Sample((stream, cuts) =>
+        {
+            var batches = UsageGen.Split(stream, cuts);
+            var original = NewAccount();
+            foreach (var b in batches.Take(batches.Count / 2)) Record(original, b, UsageGen.T0);
+            var restored = Account.FromSnapshot(original.ToSnapshot(), AccountSettings.Default);
+
+            foreach (var b in batches.Skip(batches.Count / 2).Concat(batches))
+                Assert.Equal(Record(original, b, UsageGen.T0), Record(restored, b, UsageGen.T0));
+            Assert.Equal(original.ToSnapshot() with { Usage = null!, Watermarks = null!, Dedupe = null! },
+                restored.ToSnapshot() with { Usage = null!, Watermarks = null!, Dedupe = null! });
+            Assert.Equal(original.Usage.ToDictionary(), restored.Usage.ToDictionary());
+            Assert.Equal(original.Watermarks.ToDictionary(), restored.Watermarks.ToDictionary());
+            Assert.Equal(original.Dedupe.Count, restored.Dedupe.Count);
+        });
+    }
+}

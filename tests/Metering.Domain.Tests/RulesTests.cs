@@ -1,0 +1,79 @@
+using Metering.Domain.Accounts;
+using Metering.Domain.Meters;
+using Metering.Domain.Usage;
+
+namespace Metering.Domain.Tests;
+
+public class RulesTests
+{
+    [Theory]
+    [InlineData("acct-42", true)]
+    [InlineData("A.b_c-9", true)]
+    [InlineData("", false)]
+    [InlineData("-acct", false)]
+    [InlineData("acct 42", false)]
+    [InlineData("acct/42", false)]
+    [InlineData("ácct", false)]
+    public void Account_ids_use_a_safe_alphabet(string id, bool valid) => Assert.Equal(valid, AccountId.IsValid(id));
+
+    [Fact]
+    public void Account_ids_are_at_most_64_characters()
+    {
+        Assert.True(AccountId.IsValid(new string('a', 64)));
+        Assert.False(AccountId.IsValid(new string('a', 65)));
+    }
+
+    [Fact]
+    public void Cycles_anchored_on_the_31st_do_not_drift()
+    {
+        var anchor = new DateTimeOffset(2026, 1, 31, 9, 0, 0, TimeSpan.Zero);
+        var feb = BillingCycle.Containing(anchor, new DateTimeOffset(2026, 3, 1, 0, 0, 0, TimeSpan.Zero));
+        Assert.Equal(new DateTimeOffset(2026, 2, 28, 9, 0, 0, TimeSpan.Zero), feb.Start);
+        Assert.Equal(new DateTimeOffset(2026, 3, 31, 9, 0, 0, TimeSpan.Zero), feb.End);
+        var first = BillingCycle.Containing(anchor, anchor);
+        Assert.Equal(anchor, first.Start);
+        Assert.Equal(new DateTimeOffset(2026, 2, 28, 9, 0, 0, TimeSpan.Zero), first.End);
+    }
+
+    [Fact]
+    public void A_cycle_always_contains_its_instant()
+    {
+        var anchor = new DateTimeOffset(2025, 5, 31, 23, 59, 0, TimeSpan.Zero);
+        for (var day = 0; day < 800; day += 7)
+        {
+            var at = anchor.AddDays(day).AddHours(day % 24);
+            var cycle = BillingCycle.Containing(anchor, at);
+            Assert.InRange(at, cycle.Start, cycle.End.AddTicks(-1));
+        }
+    }
+
+    [Fact]
+    public void Default_meters_map_crm_event_types()
+    {
+        Assert.Equal("lead", MeterCatalog.Default.FindByEventType("crm.lead.created")!.Key);
+        Assert.Equal("call", MeterCatalog.Default.FindByEventType("crm.call.completed")!.Key);
+        Assert.Equal("email", MeterCatalog.Default.FindByEventType("crm.email.sent")!.Key);
+        Assert.Null(MeterCatalog.Default.FindByEventType("crm.unknown"));
+    }
+
+    [Fact]
+    public void A_meter_catalog_refuses_two_meters_on_one_event_type()
+    {
+        Assert.Throws<ArgumentException>(() => new MeterCatalog([new MeterDefinition("a", "t"), new MeterDefinition("b", "t")]));
+        Assert.Throws<ArgumentException>(() => new MeterCatalog([new MeterDefinition("a", "t1"), new MeterDefinition("a", "t2")]));
+    }
+
+    [Fact]
+    public void Dedupe_window_keeps_a_key_seen_again_until_its_latest_expiry()
+    {
+        var window = new DedupeWindow(TimeSpan.FromMinutes(10));
+        var key = new DedupeKey("s", "1");
+        window.Remember(key, UsageGen.T0);
+        window.Remember(key, UsageGen.T0.AddMinutes(5));
+        window.Expire(UsageGen.T0.AddMinutes(11));
+        Assert.True(window.Contains(key, UsageGen.T0.AddMinutes(11)));
+        window.Expire(UsageGen.T0.AddMinutes(16));
+        Assert.False(window.Contains(key, UsageGen.T0.AddMinutes(16)));
+        Assert.Equal(0, window.Count);
+    }
+}
