@@ -52,7 +52,8 @@ public class AccountActorTests() : TestKit(Config)
         Assert.Equal(2, overview.EventsProcessed);
         Assert.Equal(1, overview.DuplicatesDropped);
         Assert.Equal(T0, overview.AsOf);
-        Assert.Equal(T0, overview.CycleStart);
+        Assert.Equal(new DateTimeOffset(2026, 11, 27, 0, 0, 0, TimeSpan.Zero), overview.CycleStart);
+        Assert.Equal(new DateTimeOffset(2026, 12, 27, 0, 0, 0, TimeSpan.Zero), overview.CycleEnd);
     }
 
     [Fact]

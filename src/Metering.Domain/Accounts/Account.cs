@@ -109,10 +109,13 @@ public sealed class Account
         if (e.Accepted.Count > 0) LastUsageAt = e.At;
     }
 
-    /// <summary>Usage counts per cycle: entering a new cycle starts the counters again.</summary>
+    /// <summary>
+    /// Usage counts per cycle: entering a new cycle starts the counters again. Cycles start at
+    /// midnight UTC of the day the account first had usage.
+    /// </summary>
     private void RollCycle(DateTimeOffset at)
     {
-        CycleAnchor ??= at;
+        CycleAnchor ??= new DateTimeOffset(at.UtcDateTime.Date, TimeSpan.Zero);
         var cycle = BillingCycle.Containing(CycleAnchor.Value, at);
         if (Cycle is { } current && current != cycle) _usage.Clear();
         Cycle = cycle;

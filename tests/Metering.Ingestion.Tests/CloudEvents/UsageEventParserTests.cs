@@ -1,0 +1,88 @@
+using System.Text;
+using Metering.Domain.Meters;
+using Metering.Domain.Usage;
+using Metering.Ingestion.CloudEvents;
+
+namespace Metering.Ingestion.Tests.CloudEvents;
+
+public class UsageEventParserTests
+{
+    private static readonly DateTimeOffset Now = new(2026, 11, 27, 12, 0, 0, TimeSpan.Zero);
+    private static readonly KafkaPosition Position = new(2, 17);
+
+    private static readonly UsageEventParser Parser = new(
+        new MeterCatalog([.. MeterCatalog.Default.Meters, new MeterDefinition("call_minutes", "crm.call.minutes", "data.minutes", AllowFractional: true)]),
+        UsageEventLimits.Default);
+
+    private static ParsedEvent Parse(string json, string? key = "acct-42") => Parser.Parse(Encoding.UTF8.GetBytes(json), key, Position, Now);
+
+    [Fact]
+    public void Reads_a_call_with_its_team_and_user()
+    {
+        var parsed = Parse("""
+            {"specversion":"1.0","id":"e-1","source":"crm/dialer","type":"crm.call.completed","subject":"acct-42",
+             "time":"2026-11-27T10:00:00Z","datacontenttype":"application/json","team":"sales",
+             "data":{"quantity":2,"durationSeconds":183,"user":"u-7","team":"ignored"}}
+            """);
+
+        Assert.True(parsed.IsValid);
+        Assert.Equal("acct-42", parsed.AccountId);
+        Assert.Equal(new UsageRecord("crm/dialer", "e-1", "call", 2m, new DateTimeOffset(2026, 11, 27, 10, 0, 0, TimeSpan.Zero), "sales", "u-7", Position), parsed.Record);
+    }
+
+    [Fact]
+    public void Quantity_defaults_to_one_time_to_now_and_team_comes_from_data()
+    {
+        var parsed = Parse("""{"specversion":"1.0","id":"e-2","source":"crm","type":"crm.lead.created","subject":"acct-42","data":{"team":"north"}}""");
+        Assert.Equal(1m, parsed.Record!.Quantity);
+        Assert.Equal(Now, parsed.Record.OccurredAt);
+        Assert.Equal("north", parsed.Record.Team);
+        Assert.Null(parsed.Record.User);
+    }
+
+    [Fact]
+    public void A_configured_meter_reads_its_own_path_and_may_be_fractional()
+    {
+        var parsed = Parse("""{"specversion":"1.0","id":"e-3","source":"crm","type":"crm.call.minutes","subject":"acct-42","data":{"minutes":3.05}}""");
+        Assert.Equal("call_minutes", parsed.Record!.Meter);
+        Assert.Equal(3.05m, parsed.Record.Quantity);
+    }
+
+    [Fact]
+    public void Without_a_key_the_subject_routes_the_event()
+    {
+        var parsed = Parse("""{"specversion":"1.0","id":"e-4","source":"crm","type":"crm.email.sent","subject":"acct-7"}""", key: null);
+        Assert.Equal("acct-7", parsed.AccountId);
+    }
+
+    [Theory]
+    [InlineData("""{"specversion":"1.0","id":""", "malformed_json")]
+    [InlineData("""[1,2]""", "not_an_object")]
+    [InlineData("""{"specversion":"0.3","id":"e","source":"s","type":"crm.lead.created","subject":"acct-42"}""", "invalid_specversion")]
+    [InlineData("""{"specversion":"1.0","source":"s","type":"crm.lead.created","subject":"acct-42"}""", "invalid_id")]
+    [InlineData("""{"specversion":"1.0","id":"e","type":"crm.lead.created","subject":"acct-42"}""", "invalid_source")]
+    [InlineData("""{"specversion":"1.0","id":"e","source":"s","subject":"acct-42"}""", "invalid_type")]
+    [InlineData("""{"specversion":"1.0","id":"e","source":"s","type":"crm.deal.won","subject":"acct-42"}""", "unknown_type")]
+    [InlineData("""{"specversion":"1.0","id":"e","source":"s","type":"crm.lead.created"}""", "missing_subject")]
+    [InlineData("""{"specversion":"1.0","id":"e","source":"s","type":"crm.lead.created","subject":"acct 42"}""", "invalid_subject")]
+    [InlineData("""{"specversion":"1.0","id":"e","source":"s","type":"crm.lead.created","subject":"acct-43"}""", "subject_key_mismatch")]
+    [InlineData("""{"specversion":"1.0","id":"e","source":"s","type":"crm.lead.created","subject":"acct-42","datacontenttype":"text/xml"}""", "invalid_datacontenttype")]
+    [InlineData("""{"specversion":"1.0","id":"e","source":"s","type":"crm.lead.created","subject":"acct-42","time":"yesterday"}""", "invalid_time")]
+    [InlineData("""{"specversion":"1.0","id":"e","source":"s","type":"crm.lead.created","subject":"acct-42","time":"2026-12-30T00:00:00Z"}""", "time_in_future")]
+    [InlineData("""{"specversion":"1.0","id":"e","source":"s","type":"crm.lead.created","subject":"acct-42","data":"x"}""", "invalid_data")]
+    [InlineData("""{"specversion":"1.0","id":"e","source":"s","type":"crm.lead.created","subject":"acct-42","data":{"quantity":"3"}}""", "invalid_quantity")]
+    [InlineData("""{"specversion":"1.0","id":"e","source":"s","type":"crm.lead.created","subject":"acct-42","data":{"quantity":0}}""", "invalid_quantity")]
+    [InlineData("""{"specversion":"1.0","id":"e","source":"s","type":"crm.lead.created","subject":"acct-42","data":{"quantity":-1}}""", "invalid_quantity")]
+    [InlineData("""{"specversion":"1.0","id":"e","source":"s","type":"crm.lead.created","subject":"acct-42","data":{"quantity":1e300}}""", "invalid_quantity")]
+    [InlineData("""{"specversion":"1.0","id":"e","source":"s","type":"crm.lead.created","subject":"acct-42","data":{"quantity":1000001}}""", "quantity_too_large")]
+    [InlineData("""{"specversion":"1.0","id":"e","source":"s","type":"crm.lead.created","subject":"acct-42","data":{"quantity":1.5}}""", "fractional_quantity")]
+    [InlineData("""{"specversion":"1.0","id":"e","source":"s","type":"crm.lead.created","subject":"acct-42","team":7}""", "invalid_team")]
+    [InlineData("""{"specversion":"1.0","id":"e","source":"s","type":"crm.lead.created","subject":"acct-42","data":{"user":["u"]}}""", "invalid_user")]
+    public void Refuses_invalid_events_with_a_stable_reason(string json, string code)
+    {
+        var parsed = Parse(json);
+        Assert.False(parsed.IsValid);
+        Assert.Equal(code, parsed.Rejection!.Code);
+        Assert.False(string.IsNullOrWhiteSpace(parsed.Rejection.Detail));
+    }
+}
