@@ -5,7 +5,13 @@ namespace Metering.Accounts;
 /// <summary>Engine settings for account actors (<c>Metering:Accounts:*</c>).</summary>
 public sealed class AccountsOptions
 {
-    public AccountSettings Settings { get; set; } = AccountSettings.Default;
+    /// <summary>How long an event's CloudEvents (source, id) is remembered to drop producer retries.</summary>
+    public TimeSpan DedupeWindow { get; set; } = AccountSettings.Default.DedupeWindow;
+
+    /// <summary>Currency of new accounts' wallets.</summary>
+    public string Currency { get; set; } = AccountSettings.Default.Currency;
+
+    public AccountSettings Settings => new(DedupeWindow, Currency);
 
     /// <summary>A snapshot every N persisted events bounds recovery time after passivation or a crash.</summary>
     public int SnapshotEvery { get; set; } = 100;
