@@ -12,12 +12,12 @@ public sealed record Decision<TOutcome>(IReadOnlyList<IAccountEvent> Events, TOu
 public sealed record UsageOutcome(int Accepted, int Duplicates, int Redelivered);
 
 /// <summary>
-/// One account (tenant): usage, wallet and the dedupe memory that makes Kafka's at-least-once
-/// delivery count exactly once. <see cref="Decide(RecordUsage)"/> never changes state;
-/// <see cref="Apply"/> is the only mutation and is what replay runs. The state is mutable for speed
-/// (a batch can carry thousands of ids); nothing outside the owning actor ever holds it.
+/// One account (tenant): usage, plans, wallet, cards, and the dedupe memory that makes Kafka's
+/// at-least-once delivery count exactly once. <c>Decide</c> never changes state; <see cref="Apply"/>
+/// is the only mutation and is what replay runs. The state is mutable for speed (a batch can carry
+/// thousands of ids); nothing outside the owning actor ever holds it.
 /// </summary>
-public sealed class Account
+public sealed partial class Account
 {
     private readonly Dictionary<string, decimal> _usage = new(StringComparer.Ordinal);
     private readonly Dictionary<int, long> _watermarks = new();
@@ -34,9 +34,7 @@ public sealed class Account
     public string Id { get; }
     public AccountSettings Settings { get; }
     public string Currency { get; private set; }
-    public decimal Balance { get; private set; }
-    public decimal PendingBalance { get; private set; }
-    /// <summary>When the first usage arrived; billing cycles count from here.</summary>
+    /// <summary>When the first usage arrived, at midnight UTC; billing cycles count from here.</summary>
     public DateTimeOffset? CycleAnchor { get; private set; }
     public BillingCycle? Cycle { get; private set; }
     public IReadOnlyDictionary<string, decimal> Usage => _usage;
@@ -48,7 +46,7 @@ public sealed class Account
 
     public Decision<UsageOutcome> Decide(RecordUsage command)
     {
-        var now = command.ReceivedAt;
+        var now = command.At;
         var accepted = new List<UsageRecord>(command.Records.Count);
         var marks = new Dictionary<int, long>();
         var inBatch = new HashSet<DedupeKey>();
@@ -74,19 +72,31 @@ public sealed class Account
             accepted.Add(record);
         }
 
-        IReadOnlyList<IAccountEvent> events = marks.Count == 0
-            ? []
-            : [new UsageRecorded(accepted, marks.Select(kv => new KafkaPosition(kv.Key, kv.Value)).ToArray(), duplicates, now)];
-        return new Decision<UsageOutcome>(events, new UsageOutcome(accepted.Count, duplicates, redelivered));
+        var outcome = new UsageOutcome(accepted.Count, duplicates, redelivered);
+        if (marks.Count == 0) return new Decision<UsageOutcome>([], outcome);
+
+        var (draws, charges) = Rate(accepted);
+        var usage = new UsageRecorded(accepted, marks.Select(kv => new KafkaPosition(kv.Key, kv.Value)).ToArray(), duplicates, now, draws, charges);
+        var (balanceAfter, _) = Wallet.AfterCharge(Balance, PendingBalance, charges.Sum(c => c.Amount));
+        return new Decision<UsageOutcome>(MaybeRecharge(balanceAfter, now) is { } recharge ? [usage, recharge] : [usage], outcome);
     }
 
     public Account Apply(IAccountEvent @event)
     {
         switch (@event)
         {
-            case UsageRecorded e:
-                ApplyUsage(e);
-                break;
+            case UsageRecorded e: ApplyUsage(e); break;
+            case Subscribed e: ApplySubscribed(e); break;
+            case FeeCharged e: ApplyFee(e); break;
+            case SubscriptionCanceled e: ApplyCanceled(e); break;
+            case PaymentMethodAdded e: ApplyPaymentMethodAdded(e); break;
+            case PaymentMethodRemoved e: ApplyPaymentMethodRemoved(e); break;
+            case DefaultPaymentMethodSet e: DefaultPaymentMethodId = e.PaymentMethodId; break;
+            case AutoRechargeConfigured e: ApplyAutoRechargeConfigured(e); break;
+            case AutoRechargeSuspended e: AutoRechargeSuspendedReason = e.Reason; break;
+            case PaymentRequested e: ApplyPaymentRequested(e); break;
+            case PaymentSucceeded e: ApplyPaymentSucceeded(e); break;
+            case PaymentFailed e: ApplyPaymentFailed(e); break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(@event), @event.GetType().Name, "Unknown account event.");
         }
@@ -107,6 +117,7 @@ public sealed class Account
         EventsProcessed += e.Accepted.Count;
         DuplicatesDropped += e.Duplicates;
         if (e.Accepted.Count > 0) LastUsageAt = e.At;
+        ApplyRating(e.Draws ?? [], e.Charges ?? []);
     }
 
     /// <summary>
@@ -120,55 +131,4 @@ public sealed class Account
         if (Cycle is { } current && current != cycle) _usage.Clear();
         Cycle = cycle;
     }
-
-    public AccountSnapshot ToSnapshot() => new(
-        Id,
-        Currency,
-        Balance,
-        PendingBalance,
-        CycleAnchor,
-        Cycle?.Start,
-        new Dictionary<string, decimal>(_usage, StringComparer.Ordinal),
-        EventsProcessed,
-        DuplicatesDropped,
-        LastUsageAt,
-        _watermarks.Select(kv => new KafkaPosition(kv.Key, kv.Value)).ToArray(),
-        _dedupe.Entries.Select(e => new DedupeEntry(e.Key.Source, e.Key.Id, e.ExpiresAt)).ToArray());
-
-    public static Account FromSnapshot(AccountSnapshot snapshot, AccountSettings settings)
-    {
-        var account = new Account(snapshot.Id, settings)
-        {
-            Currency = snapshot.Currency,
-            Balance = snapshot.Balance,
-            PendingBalance = snapshot.PendingBalance,
-            CycleAnchor = snapshot.CycleAnchor,
-            EventsProcessed = snapshot.EventsProcessed,
-            DuplicatesDropped = snapshot.DuplicatesDropped,
-            LastUsageAt = snapshot.LastUsageAt,
-        };
-        if (snapshot is { CycleAnchor: { } anchor, CycleStart: { } start })
-            account.Cycle = BillingCycle.Containing(anchor, start);
-        foreach (var (meter, quantity) in snapshot.Usage) account._usage[meter] = quantity;
-        foreach (var mark in snapshot.Watermarks) account._watermarks[mark.Partition] = mark.Offset;
-        foreach (var entry in snapshot.Dedupe) account._dedupe.Restore(new DedupeKey(entry.Source, entry.Id), entry.ExpiresAt);
-        return account;
-    }
 }
-
-/// <summary>The whole state of an account, for the snapshot store.</summary>
-public sealed record AccountSnapshot(
-    string Id,
-    string Currency,
-    decimal Balance,
-    decimal PendingBalance,
-    DateTimeOffset? CycleAnchor,
-    DateTimeOffset? CycleStart,
-    IReadOnlyDictionary<string, decimal> Usage,
-    long EventsProcessed,
-    long DuplicatesDropped,
-    DateTimeOffset? LastUsageAt,
-    IReadOnlyList<KafkaPosition> Watermarks,
-    IReadOnlyList<DedupeEntry> Dedupe);
-
-public sealed record DedupeEntry(string Source, string Id, DateTimeOffset ExpiresAt);

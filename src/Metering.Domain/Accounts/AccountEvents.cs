@@ -1,3 +1,4 @@
+using Metering.Domain.Plans;
 using Metering.Domain.Usage;
 
 namespace Metering.Domain.Accounts;
@@ -8,12 +9,70 @@ public interface IAccountEvent
     DateTimeOffset At { get; }
 }
 
+// Usage
+
 /// <summary>
 /// One consumed batch for one account: the usage it accepted, how many it dropped as producer
-/// duplicates, and the new Kafka watermark per partition (which also covers the dropped ones).
+/// duplicates, the new Kafka watermark per partition (which also covers the dropped ones), and
+/// what the batch drew from plan quotas and was charged as overage.
 /// </summary>
 public sealed record UsageRecorded(
     IReadOnlyList<UsageRecord> Accepted,
     IReadOnlyList<KafkaPosition> Watermarks,
     int Duplicates,
+    DateTimeOffset At,
+    IReadOnlyList<QuotaDraw>? Draws = null,
+    IReadOnlyList<OverageCharge>? Charges = null) : IAccountEvent;
+
+/// <summary>Usage covered by a subscription's included quota.</summary>
+public sealed record QuotaDraw(string SubscriptionId, string Meter, decimal Quantity);
+
+/// <summary>Usage past every quota, rated on the subscription whose plan prices it.</summary>
+public sealed record OverageCharge(string SubscriptionId, string Meter, decimal Quantity, decimal Amount);
+
+// Plans
+
+public sealed record Subscribed(string SubscriptionId, Plan Plan, string? Team, DateTimeOffset PeriodStart, DateTimeOffset PeriodEnd, DateTimeOffset At) : IAccountEvent;
+
+/// <summary>A plan's fee for a period, debited from the wallet.</summary>
+public sealed record FeeCharged(string SubscriptionId, string Description, decimal Amount, DateTimeOffset At) : IAccountEvent;
+
+public sealed record SubscriptionCanceled(string SubscriptionId, DateTimeOffset At) : IAccountEvent;
+
+// Payment methods
+
+public sealed record PaymentMethodAdded(PaymentMethod Method, bool MakeDefault, DateTimeOffset At) : IAccountEvent;
+
+public sealed record PaymentMethodRemoved(string PaymentMethodId, DateTimeOffset At) : IAccountEvent;
+
+public sealed record DefaultPaymentMethodSet(string PaymentMethodId, DateTimeOffset At) : IAccountEvent;
+
+// Auto-recharge
+
+public sealed record AutoRechargeConfigured(AutoRechargeSettings Settings, DateTimeOffset At) : IAccountEvent;
+
+/// <summary>Recharges failed too often: nothing more is tried until the user changes the settings.</summary>
+public sealed record AutoRechargeSuspended(string Reason, DateTimeOffset At) : IAccountEvent;
+
+// Payments (added funds and recharges)
+
+/// <summary>
+/// A card charge about to be sent to the gateway. Persisted before the call, with the key the
+/// gateway deduplicates on, so a crash between the two resumes the same charge instead of making a
+/// second one.
+/// </summary>
+public sealed record PaymentRequested(
+    string PurchaseId,
+    PurchaseKind Kind,
+    string GatewayKey,
+    string? ClientKey,
+    decimal Amount,
+    string Currency,
+    string PaymentMethodId,
+    string Token,
+    int Attempt,
     DateTimeOffset At) : IAccountEvent;
+
+public sealed record PaymentSucceeded(string PurchaseId, string ChargeId, DateTimeOffset At) : IAccountEvent;
+
+public sealed record PaymentFailed(string PurchaseId, string Code, string Message, DateTimeOffset At) : IAccountEvent;
