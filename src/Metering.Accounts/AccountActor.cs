@@ -3,25 +3,34 @@ using Akka.Event;
 using Akka.Persistence;
 using Metering.Accounts.Messages;
 using Metering.Domain.Accounts;
+using Metering.Domain.Payments;
 
 namespace Metering.Accounts;
 
 /// <summary>
 /// One account, sharded across the cluster and persisted as <c>account-{id}</c>. Thin on purpose:
-/// decide with the domain, persist, apply, reply. The reply comes only after the journal write, which
-/// is what lets the Kafka consumer commit its offsets.
+/// decide with the domain, persist, apply, reply. Replies come only after the journal write, which
+/// is what lets the Kafka consumer commit its offsets. Card charges are persisted as requested
+/// before the gateway is called and resumed with the same idempotency key after a crash, so a card
+/// is never charged twice.
 /// </summary>
-public sealed class AccountActor : ReceivePersistentActor
+public sealed class AccountActor : ReceivePersistentActor, IWithTimers
 {
+    private static readonly TimeSpan GatewayRetry = TimeSpan.FromSeconds(2);
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly TimeProvider _time;
     private readonly AccountsOptions _options;
+    private readonly IPaymentGateway _gateway;
+    /// <summary>Who waits for which purchase to finish (add-funds requests, retries included).</summary>
+    private readonly Dictionary<string, List<IActorRef>> _fundsWaiters = new(StringComparer.Ordinal);
     private Account _account;
 
-    public AccountActor(string accountId, AccountsOptions options, TimeProvider time)
+    public AccountActor(string accountId, AccountsOptions options, TimeProvider time, IPaymentGateway gateway)
     {
         _time = time;
         _options = options;
+        _gateway = gateway;
         _account = new Account(accountId, options.Settings);
         PersistenceId = PersistenceIdFor(accountId);
 
@@ -31,11 +40,40 @@ public sealed class AccountActor : ReceivePersistentActor
                 _account = Account.FromSnapshot(snapshot, options.Settings);
         });
         Recover<IAccountEvent>(e => _account.Apply(e));
+        Recover<RecoveryCompleted>(_ => ResumeAfterRecovery());
 
-        Command<RecordAccountUsage>(Handle);
+        Command<RecordAccountUsage>(m =>
+        {
+            var decision = _account.Decide(new RecordUsage(m.Records, Now));
+            var o = decision.Outcome;
+            PersistThenReply(decision.Events, new UsageAccepted(m.AccountId, o.Accepted, o.Duplicates, o.Redelivered), Sender);
+        });
+        Command<SubscribeAccount>(m => Execute(_account.Decide(new Subscribe(m.Plan, m.Team, Now))));
+        Command<CancelAccountSubscription>(m => Execute(_account.Decide(new CancelSubscription(m.SubscriptionId, Now))));
+        Command<AddAccountPaymentMethod>(m => Execute(_account.Decide(new AddPaymentMethod(m.Card, m.MakeDefault, Now))));
+        Command<RemoveAccountPaymentMethod>(m => Execute(_account.Decide(new RemovePaymentMethod(m.PaymentMethodId, Now))));
+        Command<SetAccountDefaultPaymentMethod>(m => Execute(_account.Decide(new SetDefaultPaymentMethod(m.PaymentMethodId, Now))));
+        Command<ConfigureAccountAutoRecharge>(m => Execute(_account.Decide(new ConfigureAutoRecharge(m.Settings, Now))));
+        Command<AddAccountFunds>(HandleAddFunds);
+
+        Command<PaymentAnswered>(HandlePaymentAnswered);
+        Command<PaymentUnanswered>(m =>
+        {
+            _log.Warning("Gateway did not answer for {0} ({1}); retrying with the same key", m.PurchaseId, m.Reason);
+            Timers.StartSingleTimer($"charge-{m.PurchaseId}", new ResumeCharge(m.PurchaseId), GatewayRetry);
+        });
+        Command<ResumeCharge>(m =>
+        {
+            if (_account.FindPurchase(m.PurchaseId) is { Status: PurchaseStatus.Pending } purchase) Charge(purchase);
+        });
+        Command<RetryRechargeDue>(_ => Execute(_account.Decide(new RetryRecharge(Now))));
+
         Command<GetAccountOverview>(_ => Sender.Tell(Overview()));
-        Command<SaveSnapshotSuccess>(s =>
-            DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
+        Command<GetAccountSubscriptions>(m => Sender.Tell(new AccountSubscriptions(m.AccountId, _account.Subscriptions.Select(s => s.ToSnapshot()).ToArray())));
+        Command<GetAccountPaymentMethods>(m => Sender.Tell(new AccountPaymentMethods(m.AccountId, _account.PaymentMethods.ToArray(), _account.DefaultPaymentMethodId)));
+        Command<GetAccountLedger>(m => Sender.Tell(new AccountLedger(m.AccountId, _account.Ledger.ToArray())));
+
+        Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
         Command<SaveSnapshotFailure>(f => _log.Warning(f.Cause, "Snapshot of {0} failed; the journal still holds every event", PersistenceId));
         Command<DeleteSnapshotsSuccess>(_ => { });
         Command<DeleteSnapshotsFailure>(f => _log.Warning(f.Cause, "Old snapshots of {0} were not deleted", PersistenceId));
@@ -43,31 +81,104 @@ public sealed class AccountActor : ReceivePersistentActor
 
     public override string PersistenceId { get; }
 
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    private DateTimeOffset Now => _time.GetUtcNow();
+
     public static string PersistenceIdFor(string accountId) => $"account-{accountId}";
 
-    public static Props GetProps(string accountId, AccountsOptions options, TimeProvider time) =>
-        Props.Create(() => new AccountActor(accountId, options, time));
+    public static Props GetProps(string accountId, AccountsOptions options, TimeProvider time, IPaymentGateway gateway) =>
+        Props.Create(() => new AccountActor(accountId, options, time, gateway));
 
-    private void Handle(RecordAccountUsage command)
+    private void Execute(Decision<Outcome> decision) =>
+        PersistThenReply(decision.Events, new AccountCommandResult(_account.Id, decision.Outcome), Sender);
+
+    /// <summary>Persists the events (if any), applies each after its write, then answers.</summary>
+    private void PersistThenReply(IReadOnlyList<IAccountEvent> events, object reply, IActorRef replyTo)
     {
-        var decision = _account.Decide(new RecordUsage(command.Records, _time.GetUtcNow()));
-        var outcome = decision.Outcome;
-        var reply = new UsageAccepted(command.AccountId, outcome.Accepted, outcome.Duplicates, outcome.Redelivered);
-        if (decision.Events.Count == 0)
+        if (events.Count == 0)
         {
-            Sender.Tell(reply);
+            replyTo.Tell(reply);
             return;
         }
-
-        var sender = Sender;
-        PersistAll(decision.Events, e =>
-        {
-            _account.Apply(e);
-            if (LastSequenceNr % _options.SnapshotEvery == 0)
-                SaveSnapshot(_account.ToSnapshot());
-        });
-        DeferAsync(reply, r => sender.Tell(r));
+        PersistAll(events, AfterPersist);
+        DeferAsync(reply, r => replyTo.Tell(r));
     }
+
+    private void AfterPersist(IAccountEvent e)
+    {
+        _account.Apply(e);
+        switch (e)
+        {
+            case PaymentRequested requested:
+                Charge(_account.FindPurchase(requested.PurchaseId)!);
+                break;
+            case PaymentSucceeded or PaymentFailed:
+                var purchaseId = e is PaymentSucceeded s ? s.PurchaseId : ((PaymentFailed)e).PurchaseId;
+                NotifyFundsWaiters(_account.FindPurchase(purchaseId)!);
+                ScheduleRechargeRetry();
+                break;
+        }
+        if (LastSequenceNr % _options.SnapshotEvery == 0)
+            SaveSnapshot(_account.ToSnapshot());
+    }
+
+    private void HandleAddFunds(AddAccountFunds m)
+    {
+        var decision = _account.Decide(new AddFunds(m.Amount, m.PaymentMethodId, m.IdempotencyKey, Now));
+        if (decision.Outcome.Refusal is { } refusal)
+        {
+            Sender.Tell(new FundsResult(m.AccountId, null, refusal));
+            return;
+        }
+        var purchaseId = decision.Outcome.Id!;
+        if (_account.FindPurchase(purchaseId) is { Status: not PurchaseStatus.Pending } settled)
+        {
+            Sender.Tell(new FundsResult(m.AccountId, settled, null));
+            return;
+        }
+        if (!_fundsWaiters.TryGetValue(purchaseId, out var waiters))
+            _fundsWaiters[purchaseId] = waiters = [];
+        waiters.Add(Sender);
+        if (decision.Events.Count > 0) PersistAll(decision.Events, AfterPersist);
+    }
+
+    private void NotifyFundsWaiters(Purchase purchase)
+    {
+        if (!_fundsWaiters.Remove(purchase.Id, out var waiters)) return;
+        foreach (var waiter in waiters) waiter.Tell(new FundsResult(_account.Id, purchase, null));
+    }
+
+    /// <summary>Calls the gateway outside the actor's thread; the answer comes back as a message.</summary>
+    private void Charge(Purchase purchase)
+    {
+        _gateway.ChargeAsync(purchase.GatewayKey, purchase.Token, purchase.Amount, purchase.Currency, CancellationToken.None)
+            .PipeTo(Self,
+                success: result => new PaymentAnswered(purchase.Id, result),
+                failure: ex => new PaymentUnanswered(purchase.Id, ex.GetType().Name));
+    }
+
+    private void HandlePaymentAnswered(PaymentAnswered m)
+    {
+        var r = m.Result;
+        var decision = _account.Decide(new RecordPaymentResult(m.PurchaseId, r.Succeeded, r.ChargeId, r.FailureCode, r.FailureMessage, Now));
+        if (decision.Events.Count > 0) PersistAll(decision.Events, AfterPersist);
+    }
+
+    private void ScheduleRechargeRetry()
+    {
+        if (_account.RechargeRetryDueAt is { } due)
+            Timers.StartSingleTimer("recharge-retry", RetryRechargeDue.Instance, Max(due - Now, TimeSpan.Zero));
+    }
+
+    /// <summary>After a crash or passivation: finish every charge that was requested, with its original key.</summary>
+    private void ResumeAfterRecovery()
+    {
+        foreach (var purchase in _account.PendingPurchases) Charge(purchase);
+        ScheduleRechargeRetry();
+    }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
     private AccountOverview Overview() => new(
         _account.Id,
@@ -80,5 +191,18 @@ public sealed class AccountActor : ReceivePersistentActor
         _account.EventsProcessed,
         _account.DuplicatesDropped,
         _account.LastUsageAt,
-        _time.GetUtcNow());
+        _account.AutoRecharge,
+        _account.AutoRechargeSuspendedReason,
+        _account.ActiveSubscriptions.Select(s => s.ToSnapshot()).ToArray(),
+        _account.LastPurchase,
+        Now);
+
+    // Local messages: never leave this actor, so never serialized.
+    private sealed record PaymentAnswered(string PurchaseId, ChargeResult Result) : INoSerializationVerificationNeeded;
+    private sealed record PaymentUnanswered(string PurchaseId, string Reason) : INoSerializationVerificationNeeded;
+    private sealed record ResumeCharge(string PurchaseId) : INoSerializationVerificationNeeded;
+    private sealed class RetryRechargeDue : INoSerializationVerificationNeeded
+    {
+        public static readonly RetryRechargeDue Instance = new();
+    }
 }

@@ -8,6 +8,7 @@ using Metering.Accounts.Cluster;
 using Metering.Accounts.Persistence;
 using Metering.Accounts.Serialization;
 using Metering.Domain.Accounts;
+using Metering.Domain.Payments;
 
 namespace Metering.Accounts;
 
@@ -55,13 +56,13 @@ public static class AccountsHostingExtensions
     }
 
     /// <summary>The account shard region and the explicit serializer for everything accounts persist or send.</summary>
-    public static AkkaConfigurationBuilder AddMeteringAccounts(this AkkaConfigurationBuilder builder, AccountsOptions options, TimeProvider time)
+    public static AkkaConfigurationBuilder AddMeteringAccounts(this AkkaConfigurationBuilder builder, AccountsOptions options, TimeProvider time, IPaymentGateway gateway)
     {
         return builder
             .WithCustomSerializer("metering-accounts", AccountSerializer.BoundTypes, system => new AccountSerializer(system))
             .WithShardRegion<AccountRegion>(
                 "account",
-                accountId => AccountActor.GetProps(accountId, options, time),
+                accountId => AccountActor.GetProps(accountId, options, time, gateway),
                 new AccountMessageExtractor(),
                 new ShardOptions
                 {

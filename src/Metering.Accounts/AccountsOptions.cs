@@ -11,7 +11,16 @@ public sealed class AccountsOptions
     /// <summary>Currency of new accounts' wallets.</summary>
     public string Currency { get; set; } = AccountSettings.Default.Currency;
 
-    public AccountSettings Settings => new(DedupeWindow, Currency);
+    /// <summary>Failed recharges in a row before auto-recharge is suspended.</summary>
+    public int MaxRechargeAttempts { get; set; } = AccountSettings.Default.MaxRechargeAttempts;
+
+    /// <summary>Wait before retrying a failed recharge; doubles each time.</summary>
+    public TimeSpan RechargeRetryBackoff { get; set; } = AccountSettings.Default.RetryBackoff;
+
+    /// <summary>Most recharge attempts per account per UTC day.</summary>
+    public int RechargeDailyCap { get; set; } = AccountSettings.Default.RechargeDailyCap;
+
+    public AccountSettings Settings => new(DedupeWindow, Currency, MaxRechargeAttempts, RechargeRetryBackoff, RechargeDailyCap);
 
     /// <summary>A snapshot every N persisted events bounds recovery time after passivation or a crash.</summary>
     public int SnapshotEvery { get; set; } = 100;

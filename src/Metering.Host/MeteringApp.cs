@@ -3,6 +3,8 @@ using Akka.Hosting;
 using Metering.Accounts;
 using Metering.Accounts.Cluster;
 using Metering.Accounts.Persistence;
+using Metering.Billing.Payments;
+using Metering.Domain.Payments;
 using Metering.Host.Api;
 using Metering.Host.Health;
 using Metering.Ingestion;
@@ -32,6 +34,8 @@ public static class MeteringApp
         builder.Services.AddSingleton(accounts);
         builder.Services.AddSingleton(AdminKey.Load(options.Auth.AdminKey, dataDir));
         builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<IPaymentGateway>(sp =>
+            new SandboxPaymentGateway(Path.Combine(dataDir, SandboxPaymentGateway.DefaultFileName), sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddProblemDetails();
 
         builder.Services.AddAkka(AccountsHostingExtensions.SystemName, (akka, sp) =>
@@ -39,7 +43,7 @@ public static class MeteringApp
             akka.ConfigureLoggers(loggers => loggers.AddLoggerFactory());
             akka.AddMeteringCluster(cluster)
                 .AddMeteringPersistence(database)
-                .AddMeteringAccounts(accounts, sp.GetRequiredService<TimeProvider>());
+                .AddMeteringAccounts(accounts, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IPaymentGateway>());
         });
         builder.Services.AddMeteringIngestion(configuration);
 

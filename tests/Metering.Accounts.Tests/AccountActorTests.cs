@@ -2,13 +2,17 @@ using Akka.Actor;
 using Akka.Configuration;
 using Akka.TestKit.Xunit2;
 using Metering.Accounts.Messages;
+using Metering.Billing.Payments;
 using Metering.Domain.Accounts;
+using Metering.Domain.Payments;
+using Metering.Domain.Plans;
+using Metering.Domain.Pricing;
 using Metering.Domain.Usage;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Metering.Accounts.Tests;
 
-public class AccountActorTests() : TestKit(Config)
+public sealed class AccountActorTests : TestKit
 {
     // In-memory journal and snapshots; every message is serialized on send, so the explicit
     // serializer is exercised for commands and replies too.
@@ -16,6 +20,7 @@ public class AccountActorTests() : TestKit(Config)
         akka.persistence.journal.plugin = "akka.persistence.journal.inmem"
         akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.inmem"
         akka.actor.serialize-messages = on
+        akka.test.single-expect-default = 10s
         akka.actor.serializers.metering-accounts = "{{typeof(Serialization.AccountSerializer).AssemblyQualifiedName}}"
         akka.actor.serialization-bindings {
           "{{typeof(IAccountMessage).AssemblyQualifiedName}}" = metering-accounts
@@ -26,9 +31,20 @@ public class AccountActorTests() : TestKit(Config)
 
     private static readonly DateTimeOffset T0 = new(2026, 11, 27, 10, 0, 0, TimeSpan.Zero);
     private readonly FakeTimeProvider _time = new(T0);
+    private readonly string _gatewayFile = Path.Combine(Path.GetTempPath(), $"gateway-{Guid.NewGuid():N}.db");
+    private readonly SandboxPaymentGateway _gateway;
 
-    private IActorRef Start(string id, int snapshotEvery = 100) =>
-        Sys.ActorOf(AccountActor.GetProps(id, new AccountsOptions { SnapshotEvery = snapshotEvery }, _time));
+    public AccountActorTests() : base(Config) => _gateway = new SandboxPaymentGateway(_gatewayFile, _time);
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        _gateway.Dispose();
+        File.Delete(_gatewayFile);
+    }
+
+    private IActorRef Start(string id, int snapshotEvery = 100, IPaymentGateway? gateway = null) =>
+        Sys.ActorOf(AccountActor.GetProps(id, new AccountsOptions { SnapshotEvery = snapshotEvery, RechargeRetryBackoff = TimeSpan.FromMilliseconds(100) }, _time, gateway ?? _gateway));
 
     private static UsageRecord Usage(string id, string meter, decimal quantity, int partition, long offset) =>
         new("crm/test", id, meter, quantity, T0, "sales", "u-1", new KafkaPosition(partition, offset));
@@ -100,5 +116,110 @@ public class AccountActorTests() : TestKit(Config)
         // The recovered watermark and dedupe memory still hold.
         again.Tell(new RecordAccountUsage("a3", [Usage("e4", "email", 5, 0, 4), Usage("e0", "email", 1, 0, 5)]), TestActor);
         ExpectMsg(new UsageAccepted("a3", 0, 1, 1));
+    }
+
+    private PaymentCard Tokenize(string number)
+    {
+        var result = _gateway.TokenizeAsync(new CardDetails(number, 12, 2030, "123", "Ada Lovelace"), CancellationToken.None).GetAwaiter().GetResult();
+        return result.Card ?? throw new InvalidOperationException(result.Error?.Message);
+    }
+
+    private void Command(IActorRef account, IAccountMessage message)
+    {
+        account.Tell(message, TestActor);
+        var result = ExpectMsg<AccountCommandResult>();
+        Assert.Null(result.Outcome.Refusal);
+    }
+
+    private static readonly Plan PerCall = new("calls", "Calls", "USD", 0, PlanInterval.Month,
+        new Dictionary<string, decimal>(), new Dictionary<string, OveragePrice> { ["call"] = new PerUnitPrice(1m) });
+
+    [Fact]
+    public void Funds_are_charged_once_per_idempotency_key_and_usage_under_the_threshold_recharges_once()
+    {
+        var account = Start("b1");
+        var card = Tokenize("4242424242424242");
+        Command(account, new AddAccountPaymentMethod("b1", card, MakeDefault: true));
+        account.Tell(new AddAccountFunds("b1", 20m, null, "key-1"), TestActor);
+        var funds = ExpectMsg<FundsResult>();
+        Assert.Equal(PurchaseStatus.Succeeded, funds.Purchase!.Status);
+        account.Tell(new AddAccountFunds("b1", 20m, null, "key-1"), TestActor);
+        Assert.Equal(funds.Purchase.Id, ExpectMsg<FundsResult>().Purchase!.Id);
+
+        Command(account, new SubscribeAccount("b1", PerCall, null));
+        Command(account, new ConfigureAccountAutoRecharge("b1", new AutoRechargeSettings(true, 10m, 30m, null)));
+        account.Tell(new RecordAccountUsage("b1", [Usage("c1", "call", 12, 0, 0)]), TestActor);
+        ExpectMsg<UsageAccepted>();
+        account.Tell(new RecordAccountUsage("b1", [Usage("c2", "call", 1, 0, 1)]), TestActor);
+        ExpectMsg<UsageAccepted>();
+
+        AwaitAssert(() => Assert.Equal(37m, Overview(account, "b1").Balance), TimeSpan.FromSeconds(5));
+        Assert.Equal(2, _gateway.SucceededChargeCount(card.Token));
+        Assert.Equal("Auto-recharge", Overview(account, "b1").LastPurchase?.Description);
+    }
+
+    [Fact]
+    public void A_crash_after_the_gateway_charged_but_before_the_answer_was_persisted_charges_once()
+    {
+        var card = Tokenize("4242424242424242");
+        var account = Start("b2", gateway: new AnswerLosingGateway(_gateway));
+        Command(account, new AddAccountPaymentMethod("b2", card, MakeDefault: true));
+        account.Tell(new AddAccountFunds("b2", 15m, null, "crash-key"), TestActor);
+        AwaitCondition(() => _gateway.SucceededChargeCount(card.Token) == 1, TimeSpan.FromSeconds(5));
+
+        Watch(account);
+        Sys.Stop(account);
+        ExpectTerminated(account);
+
+        var again = Start("b2");
+        AwaitAssert(() => Assert.Equal(15m, Overview(again, "b2").Balance), TimeSpan.FromSeconds(5));
+        Assert.Equal(1, _gateway.SucceededChargeCount(card.Token));
+        again.Tell(new AddAccountFunds("b2", 15m, null, "crash-key"), TestActor);
+        Assert.Equal(PurchaseStatus.Succeeded, ExpectMsg<FundsResult>().Purchase!.Status);
+        Assert.Equal(1, _gateway.SucceededChargeCount(card.Token));
+    }
+
+    [Fact]
+    public async Task A_declined_card_is_reported_and_recharge_stops_after_the_allowed_attempts()
+    {
+        var account = Start("b3");
+        var card = Tokenize("4000000000000002");
+        Command(account, new AddAccountPaymentMethod("b3", card, MakeDefault: true));
+        account.Tell(new AddAccountFunds("b3", 10m, null, "k"), TestActor);
+        var funds = ExpectMsg<FundsResult>();
+        Assert.Equal(PurchaseStatus.Failed, funds.Purchase!.Status);
+        Assert.Equal("card_declined", funds.Purchase.FailureCode);
+
+        Command(account, new ConfigureAccountAutoRecharge("b3", new AutoRechargeSettings(true, 5m, 20m, null)));
+        // Retries are timed by the actor's scheduler and checked against the account's clock: move both.
+        AwaitAssert(() =>
+        {
+            _time.Advance(TimeSpan.FromSeconds(1));
+            Assert.StartsWith("card_declined", Overview(account, "b3").AutoRechargeSuspendedReason);
+        }, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(50));
+        // Exactly the allowed attempts, and none after the suspension.
+        _time.Advance(TimeSpan.FromHours(1));
+        await Task.Delay(300);
+        // pur_1 was the declined funds; pur_2..pur_4 the three recharge attempts; nothing after.
+        Assert.NotNull(await _gateway.FindChargeAsync("b3/pur_4", CancellationToken.None));
+        Assert.Null(await _gateway.FindChargeAsync("b3/pur_5", CancellationToken.None));
+        var overview = Overview(account, "b3");
+        Assert.Equal(0m, overview.Balance);
+        Assert.Null(overview.LastPurchase);
+    }
+
+    /// <summary>Fault injection around the real sandbox: the charge happens, the answer never arrives.</summary>
+    private sealed class AnswerLosingGateway(IPaymentGateway inner) : IPaymentGateway
+    {
+        public Task<TokenizeResult> TokenizeAsync(CardDetails card, CancellationToken ct) => inner.TokenizeAsync(card, ct);
+
+        public async Task<ChargeResult> ChargeAsync(string idempotencyKey, string token, decimal amount, string currency, CancellationToken ct)
+        {
+            await inner.ChargeAsync(idempotencyKey, token, amount, currency, ct);
+            await Task.Delay(Timeout.Infinite, ct);
+            throw new InvalidOperationException("unreachable");
+        }
+
+        public Task<ChargeResult?> FindChargeAsync(string idempotencyKey, CancellationToken ct) => inner.FindChargeAsync(idempotencyKey, ct);
     }
 }

@@ -1,3 +1,6 @@
+using Metering.Domain.Accounts;
+using Metering.Domain.Payments;
+using Metering.Domain.Plans;
 using Metering.Domain.Usage;
 
 namespace Metering.Accounts.Messages;
@@ -11,13 +14,35 @@ public interface IWithAccountId
 /// <summary>Every message that crosses the cluster to or from an account; bound to <see cref="Serialization.AccountSerializer"/>.</summary>
 public interface IAccountMessage : IWithAccountId;
 
-// Commands
+// Usage
 
 /// <summary>A consumed Kafka batch for one account. Answered with <see cref="UsageAccepted"/> once persisted.</summary>
 public sealed record RecordAccountUsage(string AccountId, IReadOnlyList<UsageRecord> Records) : IAccountMessage;
 
 /// <summary>Answer to <see cref="RecordAccountUsage"/>: the batch is durable (or was all redelivery).</summary>
 public sealed record UsageAccepted(string AccountId, int Accepted, int Duplicates, int Redelivered) : IAccountMessage;
+
+// Billing commands, answered with AccountCommandResult once persisted
+
+public sealed record SubscribeAccount(string AccountId, Plan Plan, string? Team) : IAccountMessage;
+
+public sealed record CancelAccountSubscription(string AccountId, string SubscriptionId) : IAccountMessage;
+
+/// <summary>A card already tokenized by the gateway: the number and CVC never reach an actor.</summary>
+public sealed record AddAccountPaymentMethod(string AccountId, PaymentCard Card, bool MakeDefault) : IAccountMessage;
+
+public sealed record RemoveAccountPaymentMethod(string AccountId, string PaymentMethodId) : IAccountMessage;
+
+public sealed record SetAccountDefaultPaymentMethod(string AccountId, string PaymentMethodId) : IAccountMessage;
+
+public sealed record ConfigureAccountAutoRecharge(string AccountId, AutoRechargeSettings Settings) : IAccountMessage;
+
+public sealed record AccountCommandResult(string AccountId, Outcome Outcome) : IAccountMessage;
+
+/// <summary>Answered with <see cref="FundsResult"/> once the gateway answered (or at once for a known key).</summary>
+public sealed record AddAccountFunds(string AccountId, decimal Amount, string? PaymentMethodId, string IdempotencyKey) : IAccountMessage;
+
+public sealed record FundsResult(string AccountId, Purchase? Purchase, Refusal? Refusal) : IAccountMessage;
 
 // Queries
 
@@ -36,4 +61,20 @@ public sealed record AccountOverview(
     long EventsProcessed,
     long DuplicatesDropped,
     DateTimeOffset? LastUsageAt,
+    AutoRechargeSettings AutoRecharge,
+    string? AutoRechargeSuspendedReason,
+    IReadOnlyList<SubscriptionSnapshot> ActivePlans,
+    Purchase? LastPurchase,
     DateTimeOffset AsOf) : IAccountMessage;
+
+public sealed record GetAccountSubscriptions(string AccountId) : IAccountMessage;
+
+public sealed record AccountSubscriptions(string AccountId, IReadOnlyList<SubscriptionSnapshot> Subscriptions) : IAccountMessage;
+
+public sealed record GetAccountPaymentMethods(string AccountId) : IAccountMessage;
+
+public sealed record AccountPaymentMethods(string AccountId, IReadOnlyList<PaymentMethod> Methods, string? DefaultPaymentMethodId) : IAccountMessage;
+
+public sealed record GetAccountLedger(string AccountId) : IAccountMessage;
+
+public sealed record AccountLedger(string AccountId, IReadOnlyList<LedgerEntry> Entries) : IAccountMessage;

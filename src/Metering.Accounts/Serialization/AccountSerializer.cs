@@ -1,22 +1,13 @@
-using System.Runtime.Serialization;
-using System.Text.Json;
 using Akka.Actor;
-using Akka.Serialization;
 using Metering.Accounts.Messages;
 using Metering.Domain.Accounts;
 
 namespace Metering.Accounts.Serialization;
 
-/// <summary>
-/// Explicit, versioned wire and journal format for accounts. Each type has a manifest with a version
-/// suffix; a new shape gets a new manifest and the old one keeps being read, so journals written by
-/// older versions replay. Nothing falls back to Akka's default serializer.
-/// </summary>
-public sealed class AccountSerializer(ExtendedActorSystem system) : SerializerWithStringManifest(system)
+/// <summary>Journal, snapshot and cluster format of everything accounts persist or send.</summary>
+public sealed class AccountSerializer(ExtendedActorSystem system) : VersionedJsonSerializer(system, TypesByManifest)
 {
     public const int Id = 7_341;
-
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     private static readonly Dictionary<string, Type> TypesByManifest = new()
     {
@@ -26,25 +17,36 @@ public sealed class AccountSerializer(ExtendedActorSystem system) : SerializerWi
         ["usage-accepted.v1"] = typeof(UsageAccepted),
         ["get-overview.v1"] = typeof(GetAccountOverview),
         ["overview.v1"] = typeof(AccountOverview),
+        ["subscribed.v1"] = typeof(Subscribed),
+        ["fee-charged.v1"] = typeof(FeeCharged),
+        ["subscription-canceled.v1"] = typeof(SubscriptionCanceled),
+        ["payment-method-added.v1"] = typeof(PaymentMethodAdded),
+        ["payment-method-removed.v1"] = typeof(PaymentMethodRemoved),
+        ["default-payment-method-set.v1"] = typeof(DefaultPaymentMethodSet),
+        ["auto-recharge-configured.v1"] = typeof(AutoRechargeConfigured),
+        ["auto-recharge-suspended.v1"] = typeof(AutoRechargeSuspended),
+        ["payment-requested.v1"] = typeof(PaymentRequested),
+        ["payment-succeeded.v1"] = typeof(PaymentSucceeded),
+        ["payment-failed.v1"] = typeof(PaymentFailed),
+        ["subscribe.v1"] = typeof(SubscribeAccount),
+        ["cancel-subscription.v1"] = typeof(CancelAccountSubscription),
+        ["add-payment-method.v1"] = typeof(AddAccountPaymentMethod),
+        ["remove-payment-method.v1"] = typeof(RemoveAccountPaymentMethod),
+        ["set-default-payment-method.v1"] = typeof(SetAccountDefaultPaymentMethod),
+        ["configure-auto-recharge.v1"] = typeof(ConfigureAccountAutoRecharge),
+        ["command-result.v1"] = typeof(AccountCommandResult),
+        ["add-funds.v1"] = typeof(AddAccountFunds),
+        ["funds-result.v1"] = typeof(FundsResult),
+        ["get-subscriptions.v1"] = typeof(GetAccountSubscriptions),
+        ["subscriptions.v1"] = typeof(AccountSubscriptions),
+        ["get-payment-methods.v1"] = typeof(GetAccountPaymentMethods),
+        ["payment-methods.v1"] = typeof(AccountPaymentMethods),
+        ["get-ledger.v1"] = typeof(GetAccountLedger),
+        ["ledger.v1"] = typeof(AccountLedger),
     };
-
-    private static readonly Dictionary<Type, string> ManifestsByType =
-        TypesByManifest.ToDictionary(kv => kv.Value, kv => kv.Key);
 
     /// <summary>Types this serializer is bound to in the actor system.</summary>
     public static readonly Type[] BoundTypes = [typeof(IAccountMessage), typeof(IAccountEvent), typeof(AccountSnapshot)];
 
     public override int Identifier => Id;
-
-    public override string Manifest(object o) =>
-        ManifestsByType.TryGetValue(o.GetType(), out var manifest)
-            ? manifest
-            : throw new ArgumentException($"{o.GetType()} has no account manifest", nameof(o));
-
-    public override byte[] ToBinary(object obj) => JsonSerializer.SerializeToUtf8Bytes(obj, obj.GetType(), Json);
-
-    public override object FromBinary(byte[] bytes, string manifest) =>
-        TypesByManifest.TryGetValue(manifest, out var type)
-            ? JsonSerializer.Deserialize(bytes, type, Json) ?? throw new SerializationException($"Empty {manifest}")
-            : throw new SerializationException($"Unknown account manifest '{manifest}'");
 }

@@ -18,9 +18,7 @@ public sealed partial class Account
         LastUsageAt,
         _watermarks.Select(kv => new KafkaPosition(kv.Key, kv.Value)).ToArray(),
         _dedupe.Entries.Select(e => new DedupeEntry(e.Key.Source, e.Key.Id, e.ExpiresAt)).ToArray(),
-        _subscriptions.Select(s => new SubscriptionSnapshot(
-            s.Id, s.Plan, s.Team, s.StartedAt, s.PeriodStart, s.PeriodEnd, s.Status, s.EndedAt,
-            new Dictionary<string, decimal>(s.Used), new Dictionary<string, decimal>(s.Overage), new Dictionary<string, decimal>(s.Charged))).ToArray(),
+        _subscriptions.Select(s => s.ToSnapshot()).ToArray(),
         _subscriptionSeq,
         _paymentMethods.ToArray(),
         _paymentMethodSeq,

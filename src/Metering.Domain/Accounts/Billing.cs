@@ -48,8 +48,12 @@ public sealed class Subscription(string id, Plan plan, string? team, DateTimeOff
     /// <summary>Overage charged this period, per meter.</summary>
     public Dictionary<string, decimal> Charged { get; } = new(StringComparer.Ordinal);
 
-    public decimal Included(string meter) => Plan.Quotas.GetValueOrDefault(meter);
+    public decimal Included(string meter) => Plan.QuotaOf(meter);
     public decimal Remaining(string meter) => Math.Max(0, Included(meter) - Used.GetValueOrDefault(meter));
+
+    public SubscriptionSnapshot ToSnapshot() => new(
+        Id, Plan, Team, StartedAt, PeriodStart, PeriodEnd, Status, EndedAt,
+        new Dictionary<string, decimal>(Used), new Dictionary<string, decimal>(Overage), new Dictionary<string, decimal>(Charged));
 }
 
 /// <summary>A card charge for added funds or a recharge, and how it ended.</summary>
