@@ -1,0 +1,260 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Confluent.Kafka;
+using Metering.Ingestion.Kafka;
+using Npgsql;
+
+namespace Metering.Host.Tests;
+
+/// <summary>
+/// A PostgreSQL database of the test's own, created from <c>METERING_TEST_POSTGRES</c> (a role that may
+/// create databases) and dropped with the test, so runs never see each other's journals.
+/// </summary>
+public sealed class TestPostgresDatabase : IAsyncDisposable
+{
+    public const string Variable = "METERING_TEST_POSTGRES";
+
+    private readonly string _admin;
+
+    private TestPostgresDatabase(string admin, string name)
+    {
+        _admin = admin;
+        Name = name;
+        ConnectionString = new NpgsqlConnectionStringBuilder(admin) { Database = name }.ConnectionString;
+    }
+
+    public string Name { get; }
+    public string ConnectionString { get; }
+
+    public static string AdminConnectionString =>
+        Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } value
+            ? value
+            : throw new InvalidOperationException(
+                $"{Variable} is not set, so the PostgreSQL tests have no server. Run ./test.sh, which installs and starts " +
+                $"PostgreSQL and sets it, or set {Variable} to an Npgsql connection string of a role with CREATEDB " +
+                "(e.g. Host=127.0.0.1;Username=metering;Password=metering;Database=metering_test).");
+
+    public static async Task<TestPostgresDatabase> CreateAsync()
+    {
+        var admin = AdminConnectionString;
+        var database = new TestPostgresDatabase(admin, "metering_t_" + Guid.NewGuid().ToString("N")[..16]);
+        await using var connection = new NpgsqlConnection(admin);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand($"CREATE DATABASE \"{database.Name}\" ENCODING 'UTF8' LOCALE 'C' TEMPLATE template0", connection);
+        await command.ExecuteNonQueryAsync();
+        return database;
+    }
+
+    public async Task<NpgsqlConnection> OpenAsync()
+    {
+        var connection = new NpgsqlConnection(ConnectionString);
+        await connection.OpenAsync();
+        return connection;
+    }
+
+    public async Task<T> ScalarAsync<T>(string sql)
+    {
+        await using var connection = await OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        return (T)Convert.ChangeType((await command.ExecuteScalarAsync())!, typeof(T));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        // Pooled connections (ours and the hosts') would keep the database in use.
+        NpgsqlConnection.ClearAllPools();
+        await using var connection = new NpgsqlConnection(_admin);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{Name}\" WITH (FORCE)", connection);
+        await command.ExecuteNonQueryAsync();
+    }
+}
+
+/// <summary>The engine with <c>Metering:Persistence:Provider=postgres</c>: journal, snapshots and tags in PostgreSQL.</summary>
+public sealed class PostgresPersistenceTests : IAsyncLifetime
+{
+    private const string UsageTopic = "metering.usage";
+    private const int UsagePartitions = 8;
+
+    private readonly TempDir _data = new();
+    private EmbeddedKafkaBroker? _kafka;
+    private TestPostgresDatabase? _database;
+
+    private EmbeddedKafkaBroker Kafka => _kafka!;
+    private TestPostgresDatabase Database => _database!;
+
+    public async Task InitializeAsync()
+    {
+        // First, so a machine without the server fails here with the message that says what to do.
+        _database = await TestPostgresDatabase.CreateAsync();
+        _kafka = EmbeddedKafkaBroker.Start();
+        _kafka.CreateTopic(UsageTopic, UsagePartitions);
+        _kafka.CreateTopic("metering.usage.dlq", 1);
+        _kafka.CreateTopic("metering.notifications", 1);
+    }
+
+    public async Task DisposeAsync()
+    {
+        _kafka?.Dispose();
+        if (_database is not null) await _database.DisposeAsync();
+        _data.Dispose();
+    }
+
+    private Task<MeteringHost> StartHostAsync(string consumerGroup, params string[] extra) =>
+        MeteringHost.StartAsync(_data.Path, Kafka.BootstrapServers, consumerGroup,
+        [
+            "--Metering:Persistence:Provider=postgres",
+            $"--Metering:Persistence:ConnectionString={Database.ConnectionString}",
+            .. extra,
+        ]);
+
+    [Fact]
+    public async Task The_journal_lives_in_postgres_and_a_restarted_engine_recovers_exact_counts_from_it()
+    {
+        var stream = UsageStream.Generate(seed: 15, count: 2_000, accounts: 20, duplicateRate: 0.05, invalidRate: 0);
+        Assert.InRange(stream.Duplicates, 50, 150);
+
+        long journalRows;
+        await using (var first = await StartHostAsync("pg-first"))
+        {
+            await AssertRunsOnPostgresAsync(first);
+            await stream.ProduceAsync(Kafka.BootstrapServers, UsageTopic);
+            await WaitForAsync(first, stream, TimeSpan.FromSeconds(90));
+            await AssertExactAsync(first, stream);
+            await WaitForCommittedAsync("pg-first", TimeSpan.FromSeconds(30));
+
+            journalRows = await AssertJournalInPostgresAsync(stream);
+        }
+
+        // Nothing went to SQLite in the data folder.
+        Assert.False(File.Exists(Path.Combine(_data.Path, "metering.db")), "the postgres provider wrote a SQLite journal");
+
+        // Another consumer group has no commits: Kafka redelivers the whole topic to the new engine,
+        // which recovered every account from the PostgreSQL journal and must count nothing again.
+        // This one snapshots after every event, so the snapshot store in PostgreSQL is used as well.
+        var more = UsageStream.Generate(seed: 16, count: 200, accounts: 20, duplicateRate: 0, invalidRate: 0, idPrefix: "pg-later");
+        var both = UsageStream.Merge(stream, more);
+        await using (var second = await StartHostAsync("pg-second", "--Metering:Accounts:SnapshotEvery=1"))
+        {
+            await AssertRunsOnPostgresAsync(second);
+            await AssertExactAsync(second, stream);
+            await WaitForCommittedAsync("pg-second", TimeSpan.FromSeconds(90));
+            await AssertExactAsync(second, stream);
+            // The redelivery was recognised from the recovered watermarks: not one event more in the journal.
+            Assert.Equal(journalRows, await AccountJournalRowsAsync());
+
+            // The recovered engine keeps counting on top of the recovered state.
+            await more.ProduceAsync(Kafka.BootstrapServers, UsageTopic);
+            await WaitForAsync(second, both, TimeSpan.FromSeconds(60));
+            await AssertExactAsync(second, both);
+            Assert.True(await AccountJournalRowsAsync() > journalRows, "the new events were not journaled in PostgreSQL");
+
+            // Every account that got new events is snapshotted at its latest event.
+            await Eventually.TrueAsync(async () => await Database.ScalarAsync<long>($"""
+                SELECT count(*) FROM (SELECT persistence_id, max(sequence_number) AS seq FROM journal WHERE {AccountRow} GROUP BY persistence_id) j
+                JOIN (SELECT persistence_id, max(sequence_number) AS seq FROM snapshot GROUP BY persistence_id) s USING (persistence_id)
+                WHERE s.seq = j.seq
+                """) == more.Expected.Count, TimeSpan.FromSeconds(15), "the accounts' snapshots never reached PostgreSQL");
+        }
+
+        // A third engine recovers from those snapshots and, again, counts nothing of a full redelivery twice.
+        await using var third = await StartHostAsync("pg-third");
+        await AssertRunsOnPostgresAsync(third);
+        await AssertExactAsync(third, both);
+        var rows = await AccountJournalRowsAsync();
+        await WaitForCommittedAsync("pg-third", TimeSpan.FromSeconds(90));
+        await AssertExactAsync(third, both);
+        Assert.Equal(rows, await AccountJournalRowsAsync());
+    }
+
+    private static async Task AssertRunsOnPostgresAsync(MeteringHost host)
+    {
+        var system = await host.Http.GetFromJsonAsync<JsonElement>("/api/v1/system");
+        Assert.Equal("postgres", system.GetProperty("persistence").GetProperty("provider").GetString());
+
+        var ready = await host.Http.GetAsync("/health/ready");
+        var body = await ready.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.True(ready.StatusCode == HttpStatusCode.OK, $"not ready: {body}");
+        Assert.Equal("Healthy", body.GetProperty("status").GetString());
+        Assert.Equal("Healthy", body.GetProperty("checks").GetProperty("journal").GetProperty("status").GetString());
+    }
+
+    /// <summary>The tables Akka.Persistence.Sql created, and what they hold. Returns the accounts' journal rows.</summary>
+    private async Task<long> AssertJournalInPostgresAsync(UsageStream stream)
+    {
+        var tables = new List<string>();
+        await using (var connection = await Database.OpenAsync())
+        await using (var command = new NpgsqlCommand(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'", connection))
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync()) tables.Add(reader.GetString(0));
+        }
+        Assert.Subset(tables.ToHashSet(), new HashSet<string> { "journal", "snapshot", "tags" });
+
+        // One journal row per persisted batch of an account, each account's sequence gap-free from 1.
+        // (The shard coordinator journals its state here too, under /system/sharding/...)
+        var rows = await AccountJournalRowsAsync();
+        Assert.InRange(rows, stream.Expected.Count, stream.ExpectedEventsProcessed);
+        Assert.Equal(stream.Expected.Count, await Database.ScalarAsync<long>($"SELECT count(DISTINCT persistence_id) FROM journal WHERE {AccountRow}"));
+        Assert.Equal(rows, await Database.ScalarAsync<long>(
+            $"SELECT sum(max_seq) FROM (SELECT max(sequence_number) AS max_seq FROM journal WHERE {AccountRow} GROUP BY persistence_id) s"));
+        // Every usage event is tagged in the tag table.
+        Assert.Equal(rows, await Database.ScalarAsync<long>("SELECT count(*) FROM tags WHERE tag = 'usage'"));
+        return rows;
+    }
+
+    private const string AccountRow = "persistence_id LIKE 'account-%'";
+
+    private Task<long> AccountJournalRowsAsync() => Database.ScalarAsync<long>($"SELECT count(*) FROM journal WHERE {AccountRow}");
+
+    /// <summary>Until the group has committed every offset of the usage topic: all it was sent is consumed.</summary>
+    private async Task WaitForCommittedAsync(string group, TimeSpan timeout)
+    {
+        using var consumer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig
+        {
+            BootstrapServers = Kafka.BootstrapServers,
+            GroupId = group,
+            EnableAutoCommit = false,
+        }).Build();
+        var partitions = Enumerable.Range(0, UsagePartitions).Select(p => new TopicPartition(UsageTopic, p)).ToList();
+        var ends = partitions.ToDictionary(p => p, p => consumer.QueryWatermarkOffsets(p, TimeSpan.FromSeconds(10)).High.Value);
+        await Eventually.TrueAsync(() =>
+        {
+            try
+            {
+                var committed = consumer.Committed(partitions, TimeSpan.FromSeconds(10));
+                return Task.FromResult(committed.All(c => ends[c.TopicPartition] == 0 || c.Offset.Value >= ends[c.TopicPartition]));
+            }
+            catch (KafkaException)
+            {
+                return Task.FromResult(false);
+            }
+        }, timeout, $"consumer group {group} never committed the whole topic");
+    }
+
+    private static async Task WaitForAsync(MeteringHost host, UsageStream stream, TimeSpan timeout)
+    {
+        await Eventually.TrueAsync(async () =>
+        {
+            long total = 0;
+            foreach (var account in stream.Expected.Keys)
+                total += (await host.OverviewAsync(account)).GetProperty("eventsProcessed").GetInt64();
+            return total >= stream.ExpectedEventsProcessed;
+        }, timeout, "the engine did not count every event in time");
+    }
+
+    private static async Task AssertExactAsync(MeteringHost host, UsageStream stream)
+    {
+        long processed = 0;
+        foreach (var (account, usage) in stream.Expected)
+        {
+            var overview = await host.OverviewAsync(account);
+            foreach (var meter in new[] { "lead", "call", "email" })
+                Assert.Equal(usage.GetValueOrDefault(meter), overview.GetProperty("usage").GetProperty(meter).GetDecimal());
+            processed += overview.GetProperty("eventsProcessed").GetInt64();
+        }
+        Assert.Equal(stream.ExpectedEventsProcessed, processed);
+    }
+}
