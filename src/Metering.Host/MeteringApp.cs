@@ -4,12 +4,14 @@ using Metering.Accounts;
 using Metering.Accounts.Cluster;
 using Metering.Accounts.Persistence;
 using Metering.Billing.Payments;
+using Metering.Billing.Plans;
 using Metering.Domain.Payments;
 using Metering.Host.Api;
 using Metering.Host.Health;
 using Metering.Ingestion;
 using Metering.Ingestion.Kafka;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Metering.Host;
@@ -28,22 +30,28 @@ public static class MeteringApp
         var database = JournalDatabase.From(options.Persistence.Provider, options.Persistence.ConnectionString, dataDir);
         var cluster = configuration.GetSection("Metering:Cluster").Get<ClusterSettings>() ?? new ClusterSettings();
         var accounts = configuration.GetSection("Metering:Accounts").Get<AccountsOptions>() ?? new AccountsOptions();
+        var plans = PlanCatalogHostingExtensions.PlansFrom(configuration);
 
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(database);
         builder.Services.AddSingleton(accounts);
         builder.Services.AddSingleton(AdminKey.Load(options.Auth.AdminKey, dataDir));
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton<IPaymentGateway>(sp =>
+        // The durable sandbox unless a real provider adapter was registered first.
+        builder.Services.TryAddSingleton<IPaymentGateway>(sp =>
             new SandboxPaymentGateway(Path.Combine(dataDir, SandboxPaymentGateway.DefaultFileName), sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddProblemDetails();
+        builder.Services.AddSingleton<AccountApi>();
+        // Plans carry polymorphic prices whose "model" may come anywhere in the object.
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.AllowOutOfOrderMetadataProperties = true);
 
         builder.Services.AddAkka(AccountsHostingExtensions.SystemName, (akka, sp) =>
         {
             akka.ConfigureLoggers(loggers => loggers.AddLoggerFactory());
             akka.AddMeteringCluster(cluster)
                 .AddMeteringPersistence(database)
-                .AddMeteringAccounts(accounts, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IPaymentGateway>());
+                .AddMeteringAccounts(accounts, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IPaymentGateway>())
+                .AddMeteringPlanCatalog(plans, sp.GetRequiredService<TimeProvider>());
         });
         builder.Services.AddMeteringIngestion(configuration);
 
@@ -59,6 +67,9 @@ public static class MeteringApp
         var api = app.MapGroup("/api/v1").AddEndpointFilter<ApiKeyFilter>();
         api.MapEventsEndpoints();
         api.MapAccountsEndpoints();
+        api.MapPlansEndpoints();
+        api.MapSubscriptionsEndpoints();
+        api.MapBillingEndpoints();
         api.MapSystemEndpoints();
 
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealth });

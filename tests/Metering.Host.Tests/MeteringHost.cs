@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -25,7 +26,10 @@ public sealed class MeteringHost : IAsyncDisposable
     public HttpClient Http { get; }
     public IServiceProvider Services => _app.Services;
 
-    public static async Task<MeteringHost> StartAsync(string dataDir, string? bootstrapServers = null, string consumerGroup = "metering", params string[] extra)
+    public static Task<MeteringHost> StartAsync(string dataDir, string? bootstrapServers = null, string consumerGroup = "metering", params string[] extra) =>
+        StartAsync(dataDir, bootstrapServers, consumerGroup, configure: null, extra);
+
+    public static async Task<MeteringHost> StartAsync(string dataDir, string? bootstrapServers, string consumerGroup, Action<WebApplicationBuilder>? configure, params string[] extra)
     {
         string[] args =
         [
@@ -37,7 +41,7 @@ public sealed class MeteringHost : IAsyncDisposable
             .. bootstrapServers is null ? Array.Empty<string>() : [$"--Metering:Kafka:BootstrapServers={bootstrapServers}"],
             .. extra,
         ];
-        var app = MeteringApp.Build(args);
+        var app = MeteringApp.Build(args, configure);
         await app.StartAsync();
         var http = new HttpClient { BaseAddress = new Uri(app.Urls.First()), Timeout = TimeSpan.FromSeconds(30) };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
@@ -51,6 +55,15 @@ public sealed class MeteringHost : IAsyncDisposable
         var response = await Http.GetAsync($"/api/v1/accounts/{accountId}/overview");
         response.EnsureSuccessStatusCode();
         return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
+    public async Task<JsonElement> SendAsync(HttpMethod method, string path, object? body = null, HttpStatusCode expected = HttpStatusCode.OK)
+    {
+        using var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) };
+        using var response = await Http.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == expected, $"{method} {path}: expected {(int)expected}, got {(int)response.StatusCode}: {text}");
+        return text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone();
     }
 
     public async ValueTask DisposeAsync()

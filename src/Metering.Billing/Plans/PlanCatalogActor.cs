@@ -111,11 +111,21 @@ public sealed class PlanCatalogActor : ReceivePersistentActor
             SaveSnapshot(new PlanCatalogSnapshot(_plans.Values.ToArray()));
     }
 
-    /// <summary>The catalog keeps its own dictionaries, so a caller in the same process cannot change a stored plan.</summary>
+    /// <summary>
+    /// The catalog keeps its own copy of a valid plan (plain dictionaries and arrays), so a caller in the same
+    /// process cannot change a stored plan through a collection it still holds.
+    /// </summary>
     private static Plan Copy(Plan plan) => plan with
     {
         Quotas = new Dictionary<string, decimal>(plan.Quotas, StringComparer.Ordinal),
-        Overage = new Dictionary<string, OveragePrice>(plan.Overage, StringComparer.Ordinal),
+        Overage = plan.Overage.ToDictionary(kv => kv.Key, kv => Copy(kv.Value), StringComparer.Ordinal),
+    };
+
+    private static OveragePrice Copy(OveragePrice price) => price switch
+    {
+        GraduatedPrice graduated => new GraduatedPrice(graduated.Tiers.ToArray()),
+        VolumePrice volume => new VolumePrice(volume.Tiers.ToArray()),
+        _ => price, // per-unit and package prices hold only numbers
     };
 
     /// <summary>

@@ -131,7 +131,12 @@ public static class PlanCatalogHostingExtensions
 
         var obj = new JsonObject();
         foreach (var child in children)
-            obj[child.Key] = ToJson(child, child.Key);
+        {
+            // System.Text.Json matches the "model" discriminator case-sensitively; configuration keys are not
+            // (Metering__Plans__0__Overage__call__Model). Meter keys in a map are kept as written.
+            var name = !isMap && child.Key.Equals("model", StringComparison.OrdinalIgnoreCase) ? "model" : child.Key;
+            obj[name] = ToJson(child, child.Key);
+        }
         return obj;
     }
 }

@@ -1,6 +1,3 @@
-using Akka.Actor;
-using Akka.Hosting;
-using Metering.Accounts;
 using Metering.Accounts.Messages;
 using Metering.Domain.Accounts;
 using Metering.Domain.Meters;
@@ -10,11 +7,12 @@ namespace Metering.Host.Api;
 /// <summary>Account reads, answered live by the account's actor.</summary>
 public static class AccountsEndpoints
 {
-    public sealed record AutoRechargeView(bool Enabled, decimal? Threshold, decimal? Amount, string? PaymentMethodId);
+    public sealed record AutoRechargeView(bool Enabled, decimal? Threshold, decimal? Amount, string? PaymentMethodId, string? SuspendedReason);
     public sealed record BillingCycleView(DateTimeOffset Start, DateTimeOffset End, DateTimeOffset RenewsOn);
     public sealed record PurchaseView(DateTimeOffset At, IReadOnlyList<PurchaseItemView> Items, decimal Total);
     public sealed record PurchaseItemView(string Description, decimal Amount);
-    public sealed record PlanView(string SubscriptionId, string PlanId, string Name, string Status, DateTimeOffset CurrentPeriodEnd);
+    public sealed record QuotaView(string Meter, decimal Included, decimal Used, decimal Remaining);
+    public sealed record PlanView(string SubscriptionId, string PlanId, string Name, string? Team, string Status, DateTimeOffset CurrentPeriodStart, DateTimeOffset CurrentPeriodEnd, IReadOnlyList<QuotaView> Quotas, IReadOnlyDictionary<string, decimal> OverageCharged);
 
     public sealed record OverviewView(
         string AccountId,
@@ -31,6 +29,21 @@ public static class AccountsEndpoints
         DateTimeOffset? LastUsageAt,
         DateTimeOffset AsOf);
 
+    public static PlanView ToView(SubscriptionSnapshot s) => new(
+        s.Id,
+        s.Plan.Id,
+        s.Plan.Name,
+        s.Team,
+        s.Status.ToString().ToLowerInvariant(),
+        s.PeriodStart,
+        s.PeriodEnd,
+        s.Plan.Quotas.Select(q =>
+        {
+            var used = s.Used.GetValueOrDefault(q.Key);
+            return new QuotaView(q.Key, q.Value, used, Math.Max(0, q.Value - used));
+        }).ToArray(),
+        s.Charged);
+
     public static RouteGroupBuilder MapAccountsEndpoints(this RouteGroupBuilder api)
     {
         api.MapGet("/accounts/{accountId}/overview", GetOverview)
@@ -40,18 +53,10 @@ public static class AccountsEndpoints
         return api;
     }
 
-    private static async Task<IResult> GetOverview(
-        string accountId,
-        IRequiredActor<AccountRegion> accounts,
-        AccountsOptions options,
-        MeterCatalog meters,
-        CancellationToken ct)
+    private static async Task<IResult> GetOverview(string accountId, AccountApi api, MeterCatalog meters, CancellationToken ct)
     {
-        if (!AccountId.IsValid(accountId))
-            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid account id", detail: $"An account id is {AccountId.Rule}.");
-
-        var region = await accounts.GetAsync(ct);
-        var o = await region.Ask<AccountOverview>(new GetAccountOverview(accountId), options.AskTimeout, ct);
+        if (AccountApi.Invalid(accountId) is { } invalid) return invalid;
+        var o = await api.AskAsync<AccountOverview>(new GetAccountOverview(accountId), ct);
         // Every configured meter is listed, zero when unused, so the page never has to guess.
         var usage = meters.Meters.ToDictionary(m => m.Key, m => o.Usage.GetValueOrDefault(m.Key));
         return Results.Ok(new OverviewView(
@@ -59,11 +64,13 @@ public static class AccountsEndpoints
             o.Currency,
             o.Balance,
             o.PendingBalance,
-            new AutoRechargeView(false, null, null, null),
+            o.AutoRecharge.Enabled
+                ? new AutoRechargeView(true, o.AutoRecharge.Threshold, o.AutoRecharge.Amount, o.AutoRecharge.PaymentMethodId, o.AutoRechargeSuspendedReason)
+                : new AutoRechargeView(false, null, null, null, null),
             o is { CycleStart: { } start, CycleEnd: { } end } ? new BillingCycleView(start, end, end) : null,
-            [],
+            o.ActivePlans.Select(ToView).ToArray(),
             usage,
-            null,
+            o.LastPurchase is { CompletedAt: { } at } p ? new PurchaseView(at, [new PurchaseItemView(p.Description, p.Amount)], p.Amount) : null,
             o.EventsProcessed,
             o.DuplicatesDropped,
             o.LastUsageAt,
