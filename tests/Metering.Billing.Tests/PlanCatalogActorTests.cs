@@ -338,6 +338,7 @@ public sealed class PlanCatalogActorTests : TestKit
             {"Metering":{"Plans":[{"id":"weird","name":"W","currency":"USD","fee":1,"interval":"month","quotas":{},"overage":{"call":{"model":"magic","unitPrice":1}}}]}}
             """)));
         Assert.Contains("'weird'", unknownModel.Message);
+        Assert.Contains("must be one of per_unit, package, graduated or volume", unknownModel.Message);
 
         var duplicate = Assert.Throws<InvalidOperationException>(() => PlanCatalogHostingExtensions.PlansFrom(Json("""
             {"Metering":{"Plans":[

@@ -55,6 +55,30 @@ public sealed class UsageStream
         return stream;
     }
 
+    /// <summary>Waits until the engine counted at least every valid event of this stream.</summary>
+    public Task WaitUntilCountedAsync(MeteringHost host, TimeSpan timeout) =>
+        Eventually.TrueAsync(async () =>
+        {
+            long total = 0;
+            foreach (var account in Expected.Keys)
+                total += (await host.OverviewAsync(account)).GetProperty("eventsProcessed").GetInt64();
+            return total >= ExpectedEventsProcessed;
+        }, timeout, "the engine did not count every event in time");
+
+    /// <summary>Every account holds exactly the usage sent: nothing lost, nothing counted twice.</summary>
+    public async Task AssertExactAsync(MeteringHost host)
+    {
+        long processed = 0;
+        foreach (var (account, usage) in Expected)
+        {
+            var overview = await host.OverviewAsync(account);
+            foreach (var meter in new[] { "lead", "call", "email" })
+                Assert.Equal(usage.GetValueOrDefault(meter), overview.GetProperty("usage").GetProperty(meter).GetDecimal());
+            processed += overview.GetProperty("eventsProcessed").GetInt64();
+        }
+        Assert.Equal(ExpectedEventsProcessed, processed);
+    }
+
     /// <summary>What two streams sent one after the other must add up to.</summary>
     public static UsageStream Merge(UsageStream a, UsageStream b)
     {

@@ -28,31 +28,6 @@ public sealed class UsageStreamTests : IDisposable
         _data.Dispose();
     }
 
-    private static async Task WaitForAsync(MeteringHost host, UsageStream stream, TimeSpan timeout)
-    {
-        await Eventually.TrueAsync(async () =>
-        {
-            long total = 0;
-            foreach (var account in stream.Expected.Keys)
-                total += (await host.OverviewAsync(account)).GetProperty("eventsProcessed").GetInt64();
-            return total >= stream.ExpectedEventsProcessed;
-        }, timeout, "the engine did not count every event in time");
-    }
-
-    private static async Task AssertExactAsync(MeteringHost host, UsageStream stream)
-    {
-        foreach (var (account, usage) in stream.Expected)
-        {
-            var overview = await host.OverviewAsync(account);
-            foreach (var meter in new[] { "lead", "call", "email" })
-                Assert.Equal(usage.GetValueOrDefault(meter), overview.GetProperty("usage").GetProperty(meter).GetDecimal());
-        }
-        long processed = 0;
-        foreach (var account in stream.Expected.Keys)
-            processed += (await host.OverviewAsync(account)).GetProperty("eventsProcessed").GetInt64();
-        Assert.Equal(stream.ExpectedEventsProcessed, processed);
-    }
-
     [Fact]
     public async Task Ten_thousand_events_with_duplicates_and_invalid_ones_give_exact_counts_and_dead_letters()
     {
@@ -62,8 +37,8 @@ public sealed class UsageStreamTests : IDisposable
 
         await using var host = await MeteringHost.StartAsync(_data.Path, _kafka.BootstrapServers);
         await stream.ProduceAsync(_kafka.BootstrapServers, UsageTopic);
-        await WaitForAsync(host, stream, TimeSpan.FromSeconds(120));
-        await AssertExactAsync(host, stream);
+        await stream.WaitUntilCountedAsync(host, TimeSpan.FromSeconds(120));
+        await stream.AssertExactAsync(host);
 
         var reasons = ReadDeadLetters(stream.ExpectedReasons.Count);
         Assert.Equal(stream.ExpectedReasons.Order(), reasons.Order());
@@ -76,8 +51,8 @@ public sealed class UsageStreamTests : IDisposable
         await using (var first = await MeteringHost.StartAsync(_data.Path, _kafka.BootstrapServers))
         {
             await stream.ProduceAsync(_kafka.BootstrapServers, UsageTopic);
-            await WaitForAsync(first, stream, TimeSpan.FromSeconds(60));
-            await AssertExactAsync(first, stream);
+            await stream.WaitUntilCountedAsync(first, TimeSpan.FromSeconds(60));
+            await stream.AssertExactAsync(first);
         }
 
         // The accounts persisted every event. A consumer group with no commits reads the whole topic
@@ -85,12 +60,12 @@ public sealed class UsageStreamTests : IDisposable
         // at its worst (every offset uncommitted).
         await using var second = await MeteringHost.StartAsync(_data.Path, _kafka.BootstrapServers, consumerGroup: "never-committed");
         // Recovered from the journal with the same numbers, before and after the redelivery is consumed.
-        await AssertExactAsync(second, stream);
+        await stream.AssertExactAsync(second);
         var more = UsageStream.Generate(seed: 8, count: 200, accounts: 20, duplicateRate: 0, invalidRate: 0, idPrefix: "later");
         await more.ProduceAsync(_kafka.BootstrapServers, UsageTopic);
         var both = UsageStream.Merge(stream, more);
-        await WaitForAsync(second, both, TimeSpan.FromSeconds(60));
-        await AssertExactAsync(second, both);
+        await both.WaitUntilCountedAsync(second, TimeSpan.FromSeconds(60));
+        await both.AssertExactAsync(second);
     }
 
     private List<string> ReadDeadLetters(int expected)

@@ -94,15 +94,20 @@ public static class PlanCatalogHostingExtensions
     }
 
     /// <summary>
-    /// What went wrong reading a plan, in the contract's words. A price without <c>model</c> makes System.Text.Json
-    /// complain about abstract types; say what is expected instead.
+    /// What went wrong reading a plan (a <see cref="JsonException"/> or <see cref="NotSupportedException"/> from
+    /// System.Text.Json), in the contract's words: a price without <c>model</c> makes System.Text.Json complain about
+    /// abstract types, an unknown one about discriminators; say what is expected instead.
     /// </summary>
     public static string ReadError(Exception e) => e switch
     {
         NotSupportedException when e.Message.Contains("OveragePrice", StringComparison.Ordinal) =>
-            $"every overage price needs a \"model\": per_unit, package, graduated or volume. ({e.Message})",
+            $"every overage price needs a \"model\": {Models}. ({e.Message})",
+        JsonException when e.Message.Contains("type discriminator", StringComparison.Ordinal) =>
+            $"an overage price's \"model\" must be one of {Models}. ({e.Message})",
         _ => e.Message,
     };
+
+    private const string Models = "per_unit, package, graduated or volume";
 
     /// <summary>
     /// A configuration section as JSON. A section whose keys are 0..n-1 is an array, except the values of

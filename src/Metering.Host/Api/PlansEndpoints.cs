@@ -42,6 +42,7 @@ public static class PlansEndpoints
             .Produces<Plan>(StatusCodes.Status201Created)
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType) // Accepts: routing refuses other content types
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
             .WithName("PutPlan");
         return api;
