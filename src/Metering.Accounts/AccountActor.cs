@@ -42,19 +42,20 @@ public sealed class AccountActor : ReceivePersistentActor, IWithTimers
         Recover<IAccountEvent>(e => _account.Apply(e));
         Recover<RecoveryCompleted>(_ => ResumeAfterRecovery());
 
-        Command<RecordAccountUsage>(m =>
+        On<RecordAccountUsage>(m =>
         {
             var decision = _account.Decide(new RecordUsage(m.Records, Now));
             var o = decision.Outcome;
             PersistThenReply(decision.Events, new UsageAccepted(m.AccountId, o.Accepted, o.Duplicates, o.Redelivered), Sender);
         });
-        Command<SubscribeAccount>(m => Execute(_account.Decide(new Subscribe(m.Plan, m.Team, Now))));
-        Command<CancelAccountSubscription>(m => Execute(_account.Decide(new CancelSubscription(m.SubscriptionId, Now))));
-        Command<AddAccountPaymentMethod>(m => Execute(_account.Decide(new AddPaymentMethod(m.Card, m.MakeDefault, Now))));
-        Command<RemoveAccountPaymentMethod>(m => Execute(_account.Decide(new RemovePaymentMethod(m.PaymentMethodId, Now))));
-        Command<SetAccountDefaultPaymentMethod>(m => Execute(_account.Decide(new SetDefaultPaymentMethod(m.PaymentMethodId, Now))));
-        Command<ConfigureAccountAutoRecharge>(m => Execute(_account.Decide(new ConfigureAutoRecharge(m.Settings, Now))));
-        Command<AddAccountFunds>(HandleAddFunds);
+        On<SubscribeAccount>(m => Execute(_account.Decide(new Subscribe(m.Plan, m.Team, Now))));
+        On<CancelAccountSubscription>(m => Execute(_account.Decide(new CancelSubscription(m.SubscriptionId, m.AtPeriodEnd, Now))));
+        On<UpdateAccountPreferences>(m => Execute(_account.Decide(new UpdatePreferences(m.Preferences, Now))));
+        On<AddAccountPaymentMethod>(m => Execute(_account.Decide(new AddPaymentMethod(m.Card, m.MakeDefault, Now))));
+        On<RemoveAccountPaymentMethod>(m => Execute(_account.Decide(new RemovePaymentMethod(m.PaymentMethodId, Now))));
+        On<SetAccountDefaultPaymentMethod>(m => Execute(_account.Decide(new SetDefaultPaymentMethod(m.PaymentMethodId, Now))));
+        On<ConfigureAccountAutoRecharge>(m => Execute(_account.Decide(new ConfigureAutoRecharge(m.Settings, Now))));
+        On<AddAccountFunds>(HandleAddFunds);
 
         Command<PaymentAnswered>(HandlePaymentAnswered);
         Command<PaymentUnanswered>(m =>
@@ -67,11 +68,15 @@ public sealed class AccountActor : ReceivePersistentActor, IWithTimers
             if (_account.FindPurchase(m.PurchaseId) is { Status: PurchaseStatus.Pending } purchase) Charge(purchase);
         });
         Command<RetryRechargeDue>(_ => Execute(_account.Decide(new RetryRecharge(Now))));
+        Command<ClockDue>(_ => ScheduleClock());
 
-        Command<GetAccountOverview>(_ => Sender.Tell(Overview()));
-        Command<GetAccountSubscriptions>(m => Sender.Tell(new AccountSubscriptions(m.AccountId, _account.Subscriptions.Select(s => s.ToSnapshot()).ToArray())));
-        Command<GetAccountPaymentMethods>(m => Sender.Tell(new AccountPaymentMethods(m.AccountId, _account.PaymentMethods.ToArray(), _account.DefaultPaymentMethodId)));
-        Command<GetAccountLedger>(m => Sender.Tell(new AccountLedger(m.AccountId, _account.Ledger.ToArray())));
+        On<GetAccountOverview>(_ => Sender.Tell(Overview()));
+        On<GetAccountSubscriptions>(m => Sender.Tell(new AccountSubscriptions(m.AccountId, _account.Subscriptions.Select(s => s.ToSnapshot()).ToArray())));
+        On<GetAccountPaymentMethods>(m => Sender.Tell(new AccountPaymentMethods(m.AccountId, _account.PaymentMethods.ToArray(), _account.DefaultPaymentMethodId)));
+        On<GetAccountLedger>(m => Sender.Tell(new AccountLedger(m.AccountId, _account.Ledger.ToArray())));
+        On<GetAccountInvoices>(m => Sender.Tell(new AccountInvoices(m.AccountId, _account.Invoices.ToArray())));
+        On<GetAccountPreferences>(m => Sender.Tell(new AccountPreferences(m.AccountId, _account.Preferences)));
+        On<GetAccountNotifications>(m => Sender.Tell(new AccountNotifications(m.AccountId, _account.Notifications.ToArray())));
 
         Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
         Command<SaveSnapshotFailure>(f => _log.Warning(f.Cause, "Snapshot of {0} failed; the journal still holds every event", PersistenceId));
@@ -80,6 +85,24 @@ public sealed class AccountActor : ReceivePersistentActor, IWithTimers
     }
 
     public override string PersistenceId { get; }
+
+    /// <summary>
+    /// Handles a message from outside once time has caught up: renewals, invoices and reminders that
+    /// fell due are persisted first and the message is handled after them, so every command decides
+    /// and every query answers on the account as of now.
+    /// </summary>
+    private void On<T>(Action<T> handler) => Command<T>(m =>
+    {
+        if (_account.NextDueAt is { } due && due <= Now && _account.Decide(new AdvanceClock(Now)) is { Events.Count: > 0 } catchUp)
+        {
+            Stash.Stash();
+            PersistAll(catchUp.Events, AfterPersist);
+            DeferAsync(catchUp, _ => Stash.UnstashAll());
+            return;
+        }
+        handler(m);
+    });
+
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -176,9 +199,24 @@ public sealed class AccountActor : ReceivePersistentActor, IWithTimers
     {
         foreach (var purchase in _account.PendingPurchases) Charge(purchase);
         ScheduleRechargeRetry();
+        ScheduleClock();
+    }
+
+    /// <summary>Catches up with time now, and wakes again at the next due moment while in memory.</summary>
+    private void ScheduleClock()
+    {
+        var decision = _account.Decide(new AdvanceClock(Now));
+        if (decision.Events.Count > 0) PersistAll(decision.Events, AfterPersist);
+        if (_account.NextDueAt is { } due)
+            Timers.StartSingleTimer("clock", ClockDue.Instance, Max(Min(due - Now, MaxTimer), TimeSpan.FromMilliseconds(10)));
     }
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    /// <summary>Timers re-check at least this often, so a clock that jumps (tests, NTP) is noticed.</summary>
+    private static readonly TimeSpan MaxTimer = TimeSpan.FromMinutes(1);
 
     private AccountOverview Overview() => new(
         _account.Id,
@@ -204,5 +242,10 @@ public sealed class AccountActor : ReceivePersistentActor, IWithTimers
     private sealed class RetryRechargeDue : INoSerializationVerificationNeeded
     {
         public static readonly RetryRechargeDue Instance = new();
+    }
+
+    private sealed class ClockDue : INoSerializationVerificationNeeded
+    {
+        public static readonly ClockDue Instance = new();
     }
 }

@@ -26,7 +26,9 @@ public sealed record UsageAccepted(string AccountId, int Accepted, int Duplicate
 
 public sealed record SubscribeAccount(string AccountId, Plan Plan, string? Team) : IAccountMessage;
 
-public sealed record CancelAccountSubscription(string AccountId, string SubscriptionId) : IAccountMessage;
+public sealed record CancelAccountSubscription(string AccountId, string SubscriptionId, bool AtPeriodEnd) : IAccountMessage;
+
+public sealed record UpdateAccountPreferences(string AccountId, Preferences Preferences) : IAccountMessage;
 
 /// <summary>A card already tokenized by the gateway: the number and CVC never reach an actor.</summary>
 public sealed record AddAccountPaymentMethod(string AccountId, PaymentCard Card, bool MakeDefault) : IAccountMessage;
@@ -76,5 +78,17 @@ public sealed record GetAccountPaymentMethods(string AccountId) : IAccountMessag
 public sealed record AccountPaymentMethods(string AccountId, IReadOnlyList<PaymentMethod> Methods, string? DefaultPaymentMethodId) : IAccountMessage;
 
 public sealed record GetAccountLedger(string AccountId) : IAccountMessage;
+
+public sealed record GetAccountInvoices(string AccountId) : IAccountMessage;
+
+public sealed record AccountInvoices(string AccountId, IReadOnlyList<Invoice> Invoices) : IAccountMessage;
+
+public sealed record GetAccountPreferences(string AccountId) : IAccountMessage;
+
+public sealed record AccountPreferences(string AccountId, Preferences Preferences) : IAccountMessage;
+
+public sealed record GetAccountNotifications(string AccountId) : IAccountMessage;
+
+public sealed record AccountNotifications(string AccountId, IReadOnlyList<Notification> Notifications) : IAccountMessage;
 
 public sealed record AccountLedger(string AccountId, IReadOnlyList<LedgerEntry> Entries) : IAccountMessage;

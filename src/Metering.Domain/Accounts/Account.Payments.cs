@@ -190,12 +190,15 @@ public sealed partial class Account
     {
         var purchase = _purchases[e.PurchaseId] with { Status = PurchaseStatus.Succeeded, ChargeId = e.ChargeId, CompletedAt = e.At };
         _purchases[e.PurchaseId] = purchase;
-        (Balance, PendingBalance) = Wallet.AfterCredit(Balance, PendingBalance, purchase.Amount);
+        Credit(purchase.Amount, e.At);
         AddLedger(e.At, purchase.Kind == PurchaseKind.Funds ? "funds" : "recharge", purchase.Description, purchase.Amount);
+        AddReceipt(purchase, e.At);
         if (purchase.Kind == PurchaseKind.Recharge)
         {
             RechargeFailures = 0;
             LastRechargeFailureAt = null;
+            Notify("auto_recharge.succeeded", $"recharge:{purchase.Id}", $"Auto-recharge added {purchase.Amount} {purchase.Currency}.", e.At,
+                ("purchaseId", purchase.Id), ("amount", purchase.Amount.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         }
     }
 
@@ -207,10 +210,24 @@ public sealed partial class Account
         {
             RechargeFailures++;
             LastRechargeFailureAt = e.At;
+            Notify("auto_recharge.failed", $"recharge:{purchase.Id}", $"Auto-recharge of {purchase.Amount} {purchase.Currency} failed: {e.Message}", e.At,
+                ("purchaseId", purchase.Id), ("code", e.Code));
         }
     }
 
-    private void Charge(decimal amount) => (Balance, PendingBalance) = Wallet.AfterCharge(Balance, PendingBalance, amount);
+    private void Charge(decimal amount, DateTimeOffset at)
+    {
+        var pendingBefore = PendingBalance;
+        (Balance, PendingBalance) = Wallet.AfterCharge(Balance, PendingBalance, amount);
+        AfterWalletChange(pendingBefore, at);
+    }
+
+    private void Credit(decimal amount, DateTimeOffset at)
+    {
+        var pendingBefore = PendingBalance;
+        (Balance, PendingBalance) = Wallet.AfterCredit(Balance, PendingBalance, amount);
+        AfterWalletChange(pendingBefore, at);
+    }
 
     private void AddLedger(DateTimeOffset at, string kind, string description, decimal amount) =>
         _ledger.Add(new LedgerEntry($"le_{_ledger.Count + 1}", at, kind, description, amount, Balance, PendingBalance));

@@ -16,6 +16,12 @@ public sealed partial class Account
 
     public IEnumerable<Subscription> ActiveSubscriptions => _subscriptions.Where(s => s.Status == SubscriptionStatus.Active);
 
+    /// <summary>
+    /// Subscribes now. Monthly plans follow the account's billing cycle (anchored at midnight UTC of
+    /// its first usage or subscription): one taken mid-cycle runs to the cycle's end and its fee is
+    /// prorated by whole days left, <c>fee × days left / days in cycle</c>, rounded half-to-even to
+    /// cents. Yearly plans run a year from today at the full fee.
+    /// </summary>
     public Decision<Outcome> Decide(Subscribe command)
     {
         var plan = command.Plan;
@@ -26,23 +32,89 @@ public sealed partial class Account
         if (ActiveSubscriptions.Count() >= MaxActiveSubscriptions)
             return Refuse("too_many_subscriptions", $"An account holds at most {MaxActiveSubscriptions} active plans.");
 
+        var at = command.At;
         var id = $"sub_{_subscriptionSeq + 1}";
-        var subscribed = new Subscribed(id, plan, command.Team, command.At, plan.PeriodEnd(command.At), command.At);
-        if (plan.Fee <= 0) return new([subscribed], new Outcome(id));
+        var (periodEnd, fee) = FirstPeriod(plan, at);
+        var subscribed = new Subscribed(id, plan, command.Team, at, periodEnd, at);
+        if (fee <= 0) return new([subscribed], new Outcome(id));
 
-        var fee = new FeeCharged(id, $"{plan.Name} plan fee", plan.Fee, command.At);
-        var (balanceAfter, _) = Wallet.AfterCharge(Balance, PendingBalance, plan.Fee);
-        return new(MaybeRecharge(balanceAfter, command.At) is { } recharge ? [subscribed, fee, recharge] : [subscribed, fee], new Outcome(id));
+        var invoice = NewInvoice(0, id, at, periodEnd, [new InvoiceLine(FeeDescription(plan, at, periodEnd), 1, fee)], fee, at);
+        var (balanceAfter, _) = Wallet.AfterCharge(Balance, PendingBalance, invoice.ChargeAtIssue);
+        return new(MaybeRecharge(balanceAfter, at) is { } recharge ? [subscribed, invoice, recharge] : [subscribed, invoice], new Outcome(id));
     }
+
+    private (DateTimeOffset PeriodEnd, decimal Fee) FirstPeriod(Plan plan, DateTimeOffset at)
+    {
+        if (plan.Interval == PlanInterval.Year) return (plan.PeriodEnd(at), plan.Fee);
+        var cycle = BillingCycle.Containing(CycleAnchor ?? MidnightOf(at), at);
+        var daysInCycle = (cycle.End.UtcDateTime.Date - cycle.Start.UtcDateTime.Date).Days;
+        var daysLeft = (cycle.End.UtcDateTime.Date - at.UtcDateTime.Date).Days;
+        return (cycle.End, daysLeft >= daysInCycle ? plan.Fee : Rating.Round(plan.Fee * daysLeft / daysInCycle));
+    }
+
+    /// <summary>When a period that ended at <paramref name="end"/> renews, the next one ends here.</summary>
+    private DateTimeOffset NextPeriodEnd(Subscription sub, DateTimeOffset end) =>
+        sub.Plan.Interval == PlanInterval.Year
+            ? sub.Plan.PeriodEnd(end)
+            : BillingCycle.Containing(CycleAnchor ?? MidnightOf(sub.StartedAt), end).End;
+
+    private static string FeeDescription(Plan plan, DateTimeOffset start, DateTimeOffset end) =>
+        $"{plan.Name} plan, {start:yyyy-MM-dd} to {end:yyyy-MM-dd}";
 
     public Decision<Outcome> Decide(CancelSubscription command)
     {
         var subscription = _subscriptions.Find(s => s.Id == command.SubscriptionId);
         if (subscription is null)
             return Refuse("not_found", $"No subscription '{command.SubscriptionId}'.");
-        if (subscription.Status != SubscriptionStatus.Active)
-            return Refuse("not_active", $"Subscription '{command.SubscriptionId}' is already {subscription.Status.ToString().ToLowerInvariant()}.");
-        return new([new SubscriptionCanceled(subscription.Id, command.At)], new Outcome(subscription.Id));
+        if (subscription.Status != SubscriptionStatus.Active || (command.AtPeriodEnd && subscription.CancelAtPeriodEnd))
+            return Refuse("not_active", $"Subscription '{command.SubscriptionId}' is already {(subscription.CancelAtPeriodEnd ? "ending" : subscription.Status.ToString().ToLowerInvariant())}.");
+        return new([new SubscriptionCanceled(subscription.Id, command.AtPeriodEnd, command.At)], new Outcome(subscription.Id));
+    }
+
+    /// <summary>
+    /// Renews every subscription whose period is over, as many periods as have passed (an account
+    /// asleep for months catches up), each with its invoice: the closed period's overage lines and
+    /// the new period's fee, plus tax. A subscription canceled at period end ends instead, with a
+    /// last invoice for its overage if there was any. Then sends the reminders now due.
+    /// </summary>
+    public Decision<Outcome> Decide(AdvanceClock command)
+    {
+        var at = command.At;
+        var events = new List<IAccountEvent>();
+        decimal charges = 0;
+        foreach (var sub in ActiveSubscriptions.OrderBy(s => s.PeriodEnd).ThenBy(s => s.Id, StringComparer.Ordinal))
+        {
+            var end = sub.PeriodEnd;
+            var overageLines = sub.Charged.Where(c => c.Value != 0).OrderBy(c => c.Key, StringComparer.Ordinal)
+                .Select(c => new InvoiceLine($"{sub.Plan.Name}: {c.Key} overage, {sub.PeriodStart:yyyy-MM-dd} to {end:yyyy-MM-dd}", sub.Overage.GetValueOrDefault(c.Key), c.Value))
+                .ToList();
+            while (end <= at)
+            {
+                if (sub.CancelAtPeriodEnd)
+                {
+                    if (overageLines.Count > 0)
+                        events.Add(NewInvoice(events.OfType<InvoiceIssued>().Count(), sub.Id, sub.PeriodStart, end, overageLines, 0, end));
+                    events.Add(new SubscriptionEnded(sub.Id, end));
+                    break;
+                }
+                var next = NextPeriodEnd(sub, end);
+                var lines = overageLines.Append(new InvoiceLine(FeeDescription(sub.Plan, end, next), 1, sub.Plan.Fee)).Where(l => l.Amount != 0).ToList();
+                events.Add(new SubscriptionRenewed(sub.Id, end, next, end));
+                if (lines.Count > 0)
+                {
+                    var invoice = NewInvoice(events.OfType<InvoiceIssued>().Count(), sub.Id, end, next, lines, sub.Plan.Fee, end);
+                    events.Add(invoice);
+                    charges += invoice.ChargeAtIssue;
+                }
+                overageLines = [];
+                end = next;
+            }
+        }
+        if (DueReminders(at).Any(r => !_notificationCauses.Contains(r.Cause)))
+            events.Add(new ClockAdvanced(at));
+        var (balanceAfter, _) = Wallet.AfterCharge(Balance, PendingBalance, charges);
+        if (events.Count > 0 && MaybeRecharge(balanceAfter, at) is { } recharge) events.Add(recharge);
+        return new(events, new Outcome());
     }
 
     /// <summary>
@@ -95,19 +167,21 @@ public sealed partial class Account
         return (draws, charges);
     }
 
-    private void ApplyRating(IReadOnlyList<QuotaDraw> draws, IReadOnlyList<OverageCharge> charges)
+    private void ApplyRating(IReadOnlyList<QuotaDraw> draws, IReadOnlyList<OverageCharge> charges, DateTimeOffset at)
     {
         foreach (var draw in draws)
         {
             var sub = Subscription(draw.SubscriptionId);
-            sub.Used[draw.Meter] = sub.Used.GetValueOrDefault(draw.Meter) + draw.Quantity;
+            var before = sub.Used.GetValueOrDefault(draw.Meter);
+            sub.Used[draw.Meter] = before + draw.Quantity;
+            NotifyQuotaThresholds(sub, draw.Meter, before, sub.Used[draw.Meter], at);
         }
         foreach (var charge in charges)
         {
             var sub = Subscription(charge.SubscriptionId);
             sub.Overage[charge.Meter] = sub.Overage.GetValueOrDefault(charge.Meter) + charge.Quantity;
             sub.Charged[charge.Meter] = sub.Charged.GetValueOrDefault(charge.Meter) + charge.Amount;
-            Charge(charge.Amount);
+            Charge(charge.Amount, at);
         }
     }
 
@@ -117,21 +191,43 @@ public sealed partial class Account
     private void ApplySubscribed(Subscribed e)
     {
         _subscriptionSeq++;
-        _subscriptions.Add(new Subscription(e.SubscriptionId, e.Plan, e.Team, e.At, e.PeriodStart, e.PeriodEnd));
-    }
-
-    private void ApplyFee(FeeCharged e)
-    {
-        Charge(e.Amount);
-        AddLedger(e.At, "fee", e.Description, -e.Amount);
+        CycleAnchor ??= MidnightOf(e.At);
+        var sub = new Subscription(e.SubscriptionId, e.Plan, e.Team, e.At, e.PeriodStart, e.PeriodEnd);
+        sub.Periods.Add(new SubscriptionPeriod(e.PeriodStart, e.PeriodEnd, null, 0));
+        _subscriptions.Add(sub);
     }
 
     private void ApplyCanceled(SubscriptionCanceled e)
     {
         var sub = Subscription(e.SubscriptionId);
+        if (e.AtPeriodEnd)
+        {
+            sub.CancelAtPeriodEnd = true;
+            return;
+        }
         sub.Status = SubscriptionStatus.Canceled;
         sub.EndedAt = e.At;
     }
+
+    private void ApplyRenewed(SubscriptionRenewed e)
+    {
+        var sub = Subscription(e.SubscriptionId);
+        sub.PeriodStart = e.PeriodStart;
+        sub.PeriodEnd = e.PeriodEnd;
+        sub.Used.Clear();
+        sub.Overage.Clear();
+        sub.Charged.Clear();
+        sub.Periods.Add(new SubscriptionPeriod(e.PeriodStart, e.PeriodEnd, null, 0));
+    }
+
+    private void ApplyEnded(SubscriptionEnded e)
+    {
+        var sub = Subscription(e.SubscriptionId);
+        sub.Status = SubscriptionStatus.Ended;
+        sub.EndedAt = e.At;
+    }
+
+    private static DateTimeOffset MidnightOf(DateTimeOffset at) => new(at.UtcDateTime.Date, TimeSpan.Zero);
 
     private static Decision<Outcome> Refuse(string code, string message) => new([], Outcome.Refused(code, message));
 }

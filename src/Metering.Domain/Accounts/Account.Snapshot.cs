@@ -28,7 +28,11 @@ public sealed partial class Account
         RechargeFailures,
         LastRechargeFailureAt,
         _purchases.Values.ToArray(),
-        _ledger.ToArray());
+        _ledger.ToArray(),
+        _invoices.ToArray(),
+        Preferences,
+        _notifications.ToArray(),
+        _lowBalanceArmed);
 
     public static Account FromSnapshot(AccountSnapshot snapshot, AccountSettings settings)
     {
@@ -56,7 +60,11 @@ public sealed partial class Account
         foreach (var entry in snapshot.Dedupe) account._dedupe.Restore(new DedupeKey(entry.Source, entry.Id), entry.ExpiresAt);
         foreach (var s in snapshot.Subscriptions)
         {
-            var sub = new Subscription(s.Id, s.Plan, s.Team, s.StartedAt, s.PeriodStart, s.PeriodEnd) { Status = s.Status, EndedAt = s.EndedAt };
+            var sub = new Subscription(s.Id, s.Plan, s.Team, s.StartedAt, s.PeriodStart, s.PeriodEnd)
+            {
+                Status = s.Status, EndedAt = s.EndedAt, CancelAtPeriodEnd = s.CancelAtPeriodEnd,
+            };
+            sub.Periods.AddRange(s.Periods);
             foreach (var (k, v) in s.Used) sub.Used[k] = v;
             foreach (var (k, v) in s.Overage) sub.Overage[k] = v;
             foreach (var (k, v) in s.Charged) sub.Charged[k] = v;
@@ -69,6 +77,10 @@ public sealed partial class Account
             if (p.ClientKey is not null) account._purchaseByClientKey[p.ClientKey] = p.Id;
         }
         account._ledger.AddRange(snapshot.Ledger);
+        account._invoices.AddRange(snapshot.Invoices);
+        account.Preferences = snapshot.Preferences;
+        foreach (var n in snapshot.Notifications) account.Remember(n);
+        account._lowBalanceArmed = snapshot.LowBalanceArmed;
         return account;
     }
 }
@@ -97,7 +109,11 @@ public sealed record AccountSnapshot(
     int RechargeFailures,
     DateTimeOffset? LastRechargeFailureAt,
     IReadOnlyList<Purchase> Purchases,
-    IReadOnlyList<LedgerEntry> Ledger);
+    IReadOnlyList<LedgerEntry> Ledger,
+    IReadOnlyList<Invoice> Invoices,
+    Preferences Preferences,
+    IReadOnlyList<Notification> Notifications,
+    bool LowBalanceArmed);
 
 public sealed record DedupeEntry(string Source, string Id, DateTimeOffset ExpiresAt);
 
@@ -112,4 +128,6 @@ public sealed record SubscriptionSnapshot(
     DateTimeOffset? EndedAt,
     IReadOnlyDictionary<string, decimal> Used,
     IReadOnlyDictionary<string, decimal> Overage,
-    IReadOnlyDictionary<string, decimal> Charged);
+    IReadOnlyDictionary<string, decimal> Charged,
+    bool CancelAtPeriodEnd,
+    IReadOnlyList<SubscriptionPeriod> Periods);

@@ -87,8 +87,12 @@ public sealed partial class Account
         {
             case UsageRecorded e: ApplyUsage(e); break;
             case Subscribed e: ApplySubscribed(e); break;
-            case FeeCharged e: ApplyFee(e); break;
             case SubscriptionCanceled e: ApplyCanceled(e); break;
+            case SubscriptionRenewed e: ApplyRenewed(e); break;
+            case SubscriptionEnded e: ApplyEnded(e); break;
+            case InvoiceIssued e: ApplyInvoice(e); break;
+            case PreferencesUpdated e: Preferences = e.Preferences; break;
+            case ClockAdvanced e: ApplyReminders(e.At); break;
             case PaymentMethodAdded e: ApplyPaymentMethodAdded(e); break;
             case PaymentMethodRemoved e: ApplyPaymentMethodRemoved(e); break;
             case DefaultPaymentMethodSet e: DefaultPaymentMethodId = e.PaymentMethodId; break;
@@ -117,7 +121,7 @@ public sealed partial class Account
         EventsProcessed += e.Accepted.Count;
         DuplicatesDropped += e.Duplicates;
         if (e.Accepted.Count > 0) LastUsageAt = e.At;
-        ApplyRating(e.Draws ?? [], e.Charges ?? []);
+        ApplyRating(e.Draws ?? [], e.Charges ?? [], e.At);
     }
 
     /// <summary>
@@ -126,7 +130,7 @@ public sealed partial class Account
     /// </summary>
     private void RollCycle(DateTimeOffset at)
     {
-        CycleAnchor ??= new DateTimeOffset(at.UtcDateTime.Date, TimeSpan.Zero);
+        CycleAnchor ??= MidnightOf(at);
         var cycle = BillingCycle.Containing(CycleAnchor.Value, at);
         if (Cycle is { } current && current != cycle) _usage.Clear();
         Cycle = cycle;

@@ -16,7 +16,12 @@ public sealed record RecordUsage(IReadOnlyList<UsageRecord> Records, DateTimeOff
 /// <summary>Subscribe to a plan, as the catalog has it now (the subscription keeps this copy).</summary>
 public sealed record Subscribe(Plan Plan, string? Team, DateTimeOffset At) : IAccountCommand;
 
-public sealed record CancelSubscription(string SubscriptionId, DateTimeOffset At) : IAccountCommand;
+public sealed record CancelSubscription(string SubscriptionId, bool AtPeriodEnd, DateTimeOffset At) : IAccountCommand;
+
+/// <summary>Time has come: renew what is due, issue its invoices, send due reminders.</summary>
+public sealed record AdvanceClock(DateTimeOffset At) : IAccountCommand;
+
+public sealed record UpdatePreferences(Preferences Preferences, DateTimeOffset At) : IAccountCommand;
 
 /// <summary>A card the gateway already tokenized: only safe fields and the token reach the account.</summary>
 public sealed record AddPaymentMethod(PaymentCard Card, bool MakeDefault, DateTimeOffset At) : IAccountCommand;

@@ -34,10 +34,38 @@ public sealed record OverageCharge(string SubscriptionId, string Meter, decimal 
 
 public sealed record Subscribed(string SubscriptionId, Plan Plan, string? Team, DateTimeOffset PeriodStart, DateTimeOffset PeriodEnd, DateTimeOffset At) : IAccountEvent;
 
-/// <summary>A plan's fee for a period, debited from the wallet.</summary>
-public sealed record FeeCharged(string SubscriptionId, string Description, decimal Amount, DateTimeOffset At) : IAccountEvent;
+/// <summary>Canceled now (the plan stops covering usage at once) or at the end of the current period.</summary>
+public sealed record SubscriptionCanceled(string SubscriptionId, bool AtPeriodEnd, DateTimeOffset At) : IAccountEvent;
 
-public sealed record SubscriptionCanceled(string SubscriptionId, DateTimeOffset At) : IAccountEvent;
+/// <summary>A new period began: quotas start again. The invoice that opened it follows.</summary>
+public sealed record SubscriptionRenewed(string SubscriptionId, DateTimeOffset PeriodStart, DateTimeOffset PeriodEnd, DateTimeOffset At) : IAccountEvent;
+
+/// <summary>A subscription canceled at period end reached it.</summary>
+public sealed record SubscriptionEnded(string SubscriptionId, DateTimeOffset At) : IAccountEvent;
+
+/// <summary>
+/// An invoice: its lines and tax rate, and what issuing it debits from the wallet (fee and tax;
+/// overage was debited as usage arrived). Totals, paid and due are computed when applied.
+/// </summary>
+public sealed record InvoiceIssued(
+    string InvoiceId,
+    string Number,
+    string? SubscriptionId,
+    DateTimeOffset? PeriodStart,
+    DateTimeOffset? PeriodEnd,
+    IReadOnlyList<InvoiceLine> Lines,
+    decimal TaxRate,
+    decimal ChargeAtIssue,
+    BillingInfo? BillTo,
+    DateTimeOffset At,
+    DateTimeOffset DueAt) : IAccountEvent;
+
+// Preferences and notifications
+
+public sealed record PreferencesUpdated(Preferences Preferences, DateTimeOffset At) : IAccountEvent;
+
+/// <summary>Time passed a reminder's moment (renewal, invoice due, overdue): the reminders follow from the state.</summary>
+public sealed record ClockAdvanced(DateTimeOffset At) : IAccountEvent;
 
 // Payment methods
 

@@ -40,6 +40,10 @@ public sealed class Subscription(string id, Plan plan, string? team, DateTimeOff
     public DateTimeOffset PeriodStart { get; internal set; } = periodStart;
     public DateTimeOffset PeriodEnd { get; internal set; } = periodEnd;
     public SubscriptionStatus Status { get; internal set; } = SubscriptionStatus.Active;
+    /// <summary>Ends instead of renewing when the current period is over.</summary>
+    public bool CancelAtPeriodEnd { get; internal set; }
+    /// <summary>Every period so far, oldest first, with the invoice that opened it.</summary>
+    public List<SubscriptionPeriod> Periods { get; } = [];
     public DateTimeOffset? EndedAt { get; internal set; }
     /// <summary>Quota used this period, per meter.</summary>
     public Dictionary<string, decimal> Used { get; } = new(StringComparer.Ordinal);
@@ -53,7 +57,8 @@ public sealed class Subscription(string id, Plan plan, string? team, DateTimeOff
 
     public SubscriptionSnapshot ToSnapshot() => new(
         Id, Plan, Team, StartedAt, PeriodStart, PeriodEnd, Status, EndedAt,
-        new Dictionary<string, decimal>(Used), new Dictionary<string, decimal>(Overage), new Dictionary<string, decimal>(Charged));
+        new Dictionary<string, decimal>(Used), new Dictionary<string, decimal>(Overage), new Dictionary<string, decimal>(Charged),
+        CancelAtPeriodEnd, Periods.ToArray());
 }
 
 /// <summary>A card charge for added funds or a recharge, and how it ended.</summary>

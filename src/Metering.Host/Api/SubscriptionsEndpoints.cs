@@ -44,11 +44,15 @@ public static class SubscriptionsEndpoints
         return Results.Created($"/api/v1/accounts/{accountId}/subscriptions/{created.Id}", AccountsEndpoints.ToView(created));
     }
 
-    /// <summary>Cancels at once: the plan stops covering usage now; the fee already charged is not refunded.</summary>
-    private static async Task<IResult> Cancel(string accountId, string subscriptionId, AccountApi api, CancellationToken ct)
+    /// <summary>
+    /// <c>?atPeriodEnd=true</c>: the plan keeps covering usage until its period ends, then ends with
+    /// a last invoice for any overage. Otherwise it stops now. Either way the fee already charged
+    /// for the current period is not refunded.
+    /// </summary>
+    private static async Task<IResult> Cancel(string accountId, string subscriptionId, AccountApi api, CancellationToken ct, bool atPeriodEnd = false)
     {
         if (AccountApi.Invalid(accountId) is { } invalid) return invalid;
-        var result = await api.AskAsync<AccountCommandResult>(new CancelAccountSubscription(accountId, subscriptionId), ct);
+        var result = await api.AskAsync<AccountCommandResult>(new CancelAccountSubscription(accountId, subscriptionId, atPeriodEnd), ct);
         if (result.Outcome.Refusal is { } refusal) return AccountApi.Problem(refusal);
         var subs = await api.AskAsync<AccountSubscriptions>(new GetAccountSubscriptions(accountId), ct);
         return Results.Ok(AccountsEndpoints.ToView(subs.Subscriptions.Single(s => s.Id == subscriptionId)));
