@@ -10,6 +10,8 @@ sudo_cmd=""
 
 packages=()
 command -v kcat >/dev/null 2>&1 || packages+=(kcat)
+# pdftotext reads back the invoice PDFs.
+command -v pdftotext >/dev/null 2>&1 || packages+=(poppler-utils)
 # PostgreSQL for the postgres-provider tests, unless the caller already points them at a server.
 if [ -z "${METERING_TEST_POSTGRES:-}" ]; then
   { command -v pg_ctlcluster >/dev/null 2>&1 && compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; } || packages+=(postgresql)

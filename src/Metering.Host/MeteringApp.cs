@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Akka.Hosting;
 using Metering.Accounts;
 using Metering.Accounts.Cluster;
@@ -36,14 +37,19 @@ public static class MeteringApp
         builder.Services.AddSingleton(database);
         builder.Services.AddSingleton(accounts);
         builder.Services.AddSingleton(AdminKey.Load(options.Auth.AdminKey, dataDir));
-        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.TryAddSingleton(TimeProvider.System);
         // The durable sandbox unless a real provider adapter was registered first.
         builder.Services.TryAddSingleton<IPaymentGateway>(sp =>
             new SandboxPaymentGateway(Path.Combine(dataDir, SandboxPaymentGateway.DefaultFileName), sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddProblemDetails();
         builder.Services.AddSingleton<AccountApi>();
         // Plans carry polymorphic prices whose "model" may come anywhere in the object.
-        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.AllowOutOfOrderMetadataProperties = true);
+        builder.Services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.AllowOutOfOrderMetadataProperties = true;
+            // Statuses and kinds read as words ("paid", "receipt"), not numbers.
+            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
+        });
 
         builder.Services.AddAkka(AccountsHostingExtensions.SystemName, (akka, sp) =>
         {
@@ -70,6 +76,7 @@ public static class MeteringApp
         api.MapPlansEndpoints();
         api.MapSubscriptionsEndpoints();
         api.MapBillingEndpoints();
+        api.MapInvoicesEndpoints();
         api.MapSystemEndpoints();
 
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealth });

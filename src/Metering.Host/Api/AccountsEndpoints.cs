@@ -12,7 +12,11 @@ public static class AccountsEndpoints
     public sealed record PurchaseView(DateTimeOffset At, IReadOnlyList<PurchaseItemView> Items, decimal Total);
     public sealed record PurchaseItemView(string Description, decimal Amount);
     public sealed record QuotaView(string Meter, decimal Included, decimal Used, decimal Remaining);
-    public sealed record PlanView(string SubscriptionId, string PlanId, string Name, string? Team, string Status, DateTimeOffset CurrentPeriodStart, DateTimeOffset CurrentPeriodEnd, IReadOnlyList<QuotaView> Quotas, IReadOnlyDictionary<string, decimal> OverageCharged);
+    public sealed record PlanView(
+        string SubscriptionId, string PlanId, string Name, string? Team, string Status, decimal Fee, string Interval,
+        DateTimeOffset StartedAt, DateTimeOffset? EndedAt, bool CancelAtPeriodEnd,
+        DateTimeOffset CurrentPeriodStart, DateTimeOffset CurrentPeriodEnd, IReadOnlyList<QuotaView> Quotas,
+        IReadOnlyDictionary<string, decimal> OverageCharged, IReadOnlyList<SubscriptionPeriod> Periods);
 
     public sealed record OverviewView(
         string AccountId,
@@ -35,6 +39,11 @@ public static class AccountsEndpoints
         s.Plan.Name,
         s.Team,
         s.Status.ToString().ToLowerInvariant(),
+        s.Plan.Fee,
+        s.Plan.Interval.ToString().ToLowerInvariant(),
+        s.StartedAt,
+        s.EndedAt,
+        s.CancelAtPeriodEnd,
         s.PeriodStart,
         s.PeriodEnd,
         s.Plan.Quotas.Select(q =>
@@ -42,7 +51,8 @@ public static class AccountsEndpoints
             var used = s.Used.GetValueOrDefault(q.Key);
             return new QuotaView(q.Key, q.Value, used, Math.Max(0, q.Value - used));
         }).ToArray(),
-        s.Charged);
+        s.Charged,
+        s.Periods);
 
     public static RouteGroupBuilder MapAccountsEndpoints(this RouteGroupBuilder api)
     {

@@ -12,7 +12,6 @@ public static class BillingEndpoints
     public sealed record FundsRequest(decimal Amount, string? PaymentMethodId, string? IdempotencyKey);
     public sealed record PurchaseResultView(string Id, string Kind, string Status, decimal Amount, string Currency, string PaymentMethodId, string? ChargeId, DateTimeOffset RequestedAt, DateTimeOffset? CompletedAt);
     public sealed record AutoRechargeRequest(bool Enabled, decimal Threshold, decimal Amount, string? PaymentMethodId);
-    public sealed record LedgerPage(IReadOnlyList<LedgerEntry> Items, int Page, int PageSize, int Total);
 
     public static RouteGroupBuilder MapBillingEndpoints(this RouteGroupBuilder api)
     {
@@ -104,12 +103,11 @@ public static class BillingEndpoints
     private static async Task<IResult> GetLedger(string accountId, AccountApi api, CancellationToken ct, int page = 1, int pageSize = 50)
     {
         if (AccountApi.Invalid(accountId) is { } invalid) return invalid;
-        if (page < 1 || pageSize is < 1 or > 500)
-            return AccountApi.BadRequest("invalid_page", "page is 1 or more; pageSize is 1 to 500.");
+        if (InvoicesEndpoints.InvalidPage(page, pageSize) is { } bad) return bad;
         var ledger = await api.AskAsync<AccountLedger>(new GetAccountLedger(accountId), ct);
         // Newest first; entries are never edited, so pages are stable.
         var items = ledger.Entries.Reverse().Skip((page - 1) * pageSize).Take(pageSize).ToArray();
-        return Results.Ok(new LedgerPage(items, page, pageSize, ledger.Entries.Count));
+        return Results.Ok(new InvoicesEndpoints.Paged<LedgerEntry>(items, page, pageSize, ledger.Entries.Count));
     }
 
     private static PaymentMethodView ToView(PaymentMethod m, string? defaultId) =>

@@ -1,0 +1,80 @@
+using Metering.Accounts.Messages;
+using Metering.Billing.Invoices;
+using Metering.Domain.Accounts;
+
+namespace Metering.Host.Api;
+
+/// <summary>Invoices and receipts (JSON, PDF, printable HTML), billing preferences and notifications.</summary>
+public static class InvoicesEndpoints
+{
+    public sealed record Paged<T>(IReadOnlyList<T> Items, int Page, int PageSize, int Total);
+
+    public static RouteGroupBuilder MapInvoicesEndpoints(this RouteGroupBuilder api)
+    {
+        var account = api.MapGroup("/accounts/{accountId}");
+        account.MapGet("/invoices", List).WithName("ListInvoices");
+        account.MapGet("/invoices/{invoiceId}", async (string accountId, string invoiceId, AccountApi a, CancellationToken ct) =>
+            await WithInvoice(accountId, invoiceId, a, ct, i => Results.Ok(i))).WithName("GetInvoice");
+        account.MapGet("/invoices/{invoiceId}/pdf", async (string accountId, string invoiceId, AccountApi a, CancellationToken ct) =>
+            await WithInvoice(accountId, invoiceId, a, ct, i =>
+                Results.File(InvoiceDocuments.Pdf(i, accountId), "application/pdf", $"{i.Number}.pdf"))).WithName("GetInvoicePdf");
+        account.MapGet("/invoices/{invoiceId}/html", async (string accountId, string invoiceId, AccountApi a, CancellationToken ct) =>
+            await WithInvoice(accountId, invoiceId, a, ct, i =>
+                Results.Content(InvoiceDocuments.Html(i, accountId), "text/html; charset=utf-8"))).WithName("GetInvoiceHtml");
+        account.MapGet("/preferences", GetPreferences).WithName("GetPreferences");
+        account.MapPut("/preferences", PutPreferences).WithName("PutPreferences");
+        account.MapGet("/notifications", ListNotifications).WithName("ListNotifications");
+        return api;
+    }
+
+    /// <summary>Newest first; <c>from</c>/<c>to</c> filter on the issue date.</summary>
+    private static async Task<IResult> List(string accountId, AccountApi api, CancellationToken ct,
+        int page = 1, int pageSize = 50, DateTimeOffset? from = null, DateTimeOffset? to = null)
+    {
+        if (AccountApi.Invalid(accountId) is { } invalid) return invalid;
+        if (InvalidPage(page, pageSize) is { } bad) return bad;
+        var invoices = (await api.AskAsync<AccountInvoices>(new GetAccountInvoices(accountId), ct)).Invoices
+            .Where(i => (from is null || i.IssuedAt >= from) && (to is null || i.IssuedAt < to))
+            .Reverse()
+            .ToList();
+        return Results.Ok(new Paged<Invoice>(invoices.Skip((page - 1) * pageSize).Take(pageSize).ToArray(), page, pageSize, invoices.Count));
+    }
+
+    private static async Task<IResult> WithInvoice(string accountId, string invoiceId, AccountApi api, CancellationToken ct, Func<Invoice, IResult> answer)
+    {
+        if (AccountApi.Invalid(accountId) is { } invalid) return invalid;
+        var invoices = await api.AskAsync<AccountInvoices>(new GetAccountInvoices(accountId), ct);
+        return invoices.Invoices.FirstOrDefault(i => i.Id == invoiceId) is { } invoice
+            ? answer(invoice)
+            : AccountApi.Problem(new Refusal("not_found", $"No invoice '{invoiceId}'."));
+    }
+
+    private static async Task<IResult> GetPreferences(string accountId, AccountApi api, CancellationToken ct)
+    {
+        if (AccountApi.Invalid(accountId) is { } invalid) return invalid;
+        return Results.Ok((await api.AskAsync<AccountPreferences>(new GetAccountPreferences(accountId), ct)).Preferences);
+    }
+
+    private static async Task<IResult> PutPreferences(string accountId, Preferences preferences, AccountApi api, CancellationToken ct)
+    {
+        if (AccountApi.Invalid(accountId) is { } invalid) return invalid;
+        var errors = preferences.Validate();
+        if (errors.Count > 0)
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid preferences",
+                detail: string.Join(" ", errors.Select(e => $"{e.Code}: {e.Message}")),
+                extensions: new Dictionary<string, object?> { ["code"] = "invalid_preferences", ["errors"] = errors.Select(e => new { field = e.Code, message = e.Message }) });
+        var result = await api.AskAsync<AccountCommandResult>(new UpdateAccountPreferences(accountId, preferences), ct);
+        return result.Outcome.Refusal is { } refusal ? AccountApi.Problem(refusal) : Results.Ok(preferences);
+    }
+
+    private static async Task<IResult> ListNotifications(string accountId, AccountApi api, CancellationToken ct, int page = 1, int pageSize = 50)
+    {
+        if (AccountApi.Invalid(accountId) is { } invalid) return invalid;
+        if (InvalidPage(page, pageSize) is { } bad) return bad;
+        var all = (await api.AskAsync<AccountNotifications>(new GetAccountNotifications(accountId), ct)).Notifications.Reverse().ToList();
+        return Results.Ok(new Paged<Notification>(all.Skip((page - 1) * pageSize).Take(pageSize).ToArray(), page, pageSize, all.Count));
+    }
+
+    public static IResult? InvalidPage(int page, int pageSize) =>
+        page < 1 || pageSize is < 1 or > 500 ? AccountApi.BadRequest("invalid_page", "page is 1 or more; pageSize is 1 to 500.") : null;
+}
