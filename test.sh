@@ -10,6 +10,8 @@ sudo_cmd=""
 
 packages=()
 command -v kcat >/dev/null 2>&1 || packages+=(kcat)
+# Debian's Chromium for the billing page tests (Playwright drives it; no browser is downloaded).
+[ -x /usr/bin/chromium ] || packages+=(chromium)
 # pdftotext reads back the invoice PDFs.
 command -v pdftotext >/dev/null 2>&1 || packages+=(poppler-utils)
 # PostgreSQL for the postgres-provider tests, unless the caller already points them at a server.

@@ -3,6 +3,8 @@ using Akka.Event;
 using Akka.Persistence;
 using Metering.Accounts.Messages;
 using Metering.Domain.Accounts;
+using Metering.Accounts.Scheduling;
+using Metering.Domain.Notifications;
 using Metering.Domain.Payments;
 
 namespace Metering.Accounts;
@@ -19,18 +21,30 @@ public sealed class AccountActor : ReceivePersistentActor, IWithTimers
     private static readonly TimeSpan GatewayRetry = TimeSpan.FromSeconds(2);
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private static readonly TimeSpan NotificationRetry = TimeSpan.FromSeconds(30);
+
     private readonly TimeProvider _time;
     private readonly AccountsOptions _options;
     private readonly IPaymentGateway _gateway;
+    private readonly INotificationSink _notifications;
+    private readonly AccountTelemetry _telemetry;
+    private readonly IActorRef _schedule;
+    /// <summary>Notifications handed to the sink and not yet answered: sent once, not again while in flight.</summary>
+    private readonly HashSet<string> _sending = new(StringComparer.Ordinal);
+    /// <summary>The due moment last told to the schedule, so it is told only of changes.</summary>
+    private DateTimeOffset? _scheduledDue;
     /// <summary>Who waits for which purchase to finish (add-funds requests, retries included).</summary>
     private readonly Dictionary<string, List<IActorRef>> _fundsWaiters = new(StringComparer.Ordinal);
     private Account _account;
 
-    public AccountActor(string accountId, AccountsOptions options, TimeProvider time, IPaymentGateway gateway)
+    public AccountActor(string accountId, AccountsOptions options, AccountServices services, IActorRef schedule)
     {
-        _time = time;
+        _time = services.Time;
         _options = options;
-        _gateway = gateway;
+        _gateway = services.Gateway;
+        _notifications = services.Notifications;
+        _telemetry = services.Telemetry;
+        _schedule = schedule;
         _account = new Account(accountId, options.Settings);
         PersistenceId = PersistenceIdFor(accountId);
 
@@ -44,9 +58,11 @@ public sealed class AccountActor : ReceivePersistentActor, IWithTimers
 
         On<RecordAccountUsage>(m =>
         {
+            var span = AccountTelemetry.StartPersist(m);
             var decision = _account.Decide(new RecordUsage(m.Records, Now));
             var o = decision.Outcome;
             PersistThenReply(decision.Events, new UsageAccepted(m.AccountId, o.Accepted, o.Duplicates, o.Redelivered), Sender);
+            if (span is not null) DeferAsync(span, s => s.Dispose());
         });
         On<SubscribeAccount>(m => Execute(_account.Decide(new Subscribe(m.Plan, m.Team, Now))));
         On<CancelAccountSubscription>(m => Execute(_account.Decide(new CancelSubscription(m.SubscriptionId, m.AtPeriodEnd, Now))));
@@ -69,6 +85,22 @@ public sealed class AccountActor : ReceivePersistentActor, IWithTimers
         });
         Command<RetryRechargeDue>(_ => Execute(_account.Decide(new RetryRecharge(Now))));
         Command<ClockDue>(_ => ScheduleClock());
+        On<WakeAccount>(_ => ScheduleClock());
+        Command<NotificationSent>(m =>
+        {
+            _sending.Remove(m.NotificationId);
+            Persist(new NotificationDelivered(m.NotificationId, m.Failure, Now), AfterPersist);
+        });
+        Command<NotificationUnsent>(m =>
+        {
+            _log.Warning("Notification {0} could not be sent ({1}); trying again in {2}", m.NotificationId, m.Reason, NotificationRetry);
+            Timers.StartSingleTimer($"notify-{m.NotificationId}", new ResendNotification(m.NotificationId), NotificationRetry);
+        });
+        Command<ResendNotification>(m =>
+        {
+            _sending.Remove(m.NotificationId);
+            SendNotifications();
+        });
 
         On<GetAccountOverview>(_ => Sender.Tell(Overview()));
         On<GetAccountSubscriptions>(m => Sender.Tell(new AccountSubscriptions(m.AccountId, _account.Subscriptions.Select(s => s.ToSnapshot()).ToArray())));
@@ -110,8 +142,9 @@ public sealed class AccountActor : ReceivePersistentActor, IWithTimers
 
     public static string PersistenceIdFor(string accountId) => $"account-{accountId}";
 
-    public static Props GetProps(string accountId, AccountsOptions options, TimeProvider time, IPaymentGateway gateway) =>
-        Props.Create(() => new AccountActor(accountId, options, time, gateway));
+    /// <param name="schedule">The due-date schedule (<see cref="Scheduling.AccountScheduleActor"/>) told of this account's next due moment.</param>
+    public static Props GetProps(string accountId, AccountsOptions options, AccountServices services, IActorRef schedule) =>
+        Props.Create(() => new AccountActor(accountId, options, services, schedule));
 
     private void Execute(Decision<Outcome> decision) =>
         PersistThenReply(decision.Events, new AccountCommandResult(_account.Id, decision.Outcome), Sender);
@@ -131,6 +164,9 @@ public sealed class AccountActor : ReceivePersistentActor, IWithTimers
     private void AfterPersist(IAccountEvent e)
     {
         _account.Apply(e);
+        SendNotifications();
+        TellSchedule();
+        _telemetry.Persisted(_account, e);
         switch (e)
         {
             case PaymentRequested requested:
@@ -200,6 +236,29 @@ public sealed class AccountActor : ReceivePersistentActor, IWithTimers
         foreach (var purchase in _account.PendingPurchases) Charge(purchase);
         ScheduleRechargeRetry();
         ScheduleClock();
+        SendNotifications();
+        TellSchedule();
+    }
+
+    /// <summary>Sends what was not sent yet, each notification once; its delivery is then persisted.</summary>
+    private void SendNotifications()
+    {
+        foreach (var notification in _account.UndeliveredNotifications)
+        {
+            if (!_sending.Add(notification.Id)) continue;
+            var id = notification.Id;
+            _notifications.DeliverAsync(_account.Id, notification, _account.Preferences.Notifications, CancellationToken.None)
+                .PipeTo(Self, success: failure => new NotificationSent(id, failure), failure: ex => new NotificationUnsent(id, ex.GetType().Name));
+        }
+    }
+
+    /// <summary>Keeps the durable schedule told of the next renewal or reminder, so it wakes this account even when passivated.</summary>
+    private void TellSchedule()
+    {
+        var due = _account.NextDueAt;
+        if (due == _scheduledDue) return;
+        _scheduledDue = due;
+        _schedule.Tell(new ScheduleAccount(_account.Id, due));
     }
 
     /// <summary>Catches up with time now, and wakes again at the next due moment while in memory.</summary>
@@ -243,6 +302,10 @@ public sealed class AccountActor : ReceivePersistentActor, IWithTimers
     {
         public static readonly RetryRechargeDue Instance = new();
     }
+
+    private sealed record NotificationSent(string NotificationId, string? Failure) : INoSerializationVerificationNeeded;
+    private sealed record NotificationUnsent(string NotificationId, string Reason) : INoSerializationVerificationNeeded;
+    private sealed record ResendNotification(string NotificationId) : INoSerializationVerificationNeeded;
 
     private sealed class ClockDue : INoSerializationVerificationNeeded
     {

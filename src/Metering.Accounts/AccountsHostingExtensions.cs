@@ -1,11 +1,16 @@
 using Akka.Cluster.Hosting;
 using Akka.Cluster.Hosting.SBR;
+using Akka.Discovery.Config.Hosting;
+using Akka.Discovery.KubernetesApi;
 using Akka.Hosting;
+using Akka.Management;
+using Akka.Management.Cluster.Bootstrap;
 using Akka.Persistence.Sql.Config;
 using Akka.Persistence.Sql.Hosting;
 using Akka.Remote.Hosting;
 using Metering.Accounts.Cluster;
 using Metering.Accounts.Persistence;
+using Metering.Accounts.Scheduling;
 using Metering.Accounts.Serialization;
 using Metering.Domain.Accounts;
 using Metering.Domain.Payments;
@@ -15,23 +20,44 @@ namespace Metering.Accounts;
 /// <summary>Registry key for the account shard region.</summary>
 public sealed class AccountRegion;
 
+/// <summary>Registry key for the due-date schedule singleton (its proxy).</summary>
+public sealed class AccountScheduleSingleton;
+
 /// <summary>The Akka side of the engine, one extension per concern, composed by the host.</summary>
 public static class AccountsHostingExtensions
 {
     public const string SystemName = "metering";
 
-    /// <summary>Remoting and clustering. With no seed nodes the node joins itself: a cluster of one.</summary>
+    /// <summary>
+    /// Remoting and clustering. Nodes find each other through seed nodes, or through Akka.Management
+    /// cluster bootstrap when <see cref="DiscoverySettings.Method"/> is <c>config</c> or
+    /// <c>kubernetes</c>; with neither the node joins itself: a cluster of one.
+    /// </summary>
     public static AkkaConfigurationBuilder AddMeteringCluster(this AkkaConfigurationBuilder builder, ClusterSettings settings)
     {
+        var discovery = settings.Discovery;
         builder
-            .WithRemoting(settings.Hostname, settings.Port)
+            .WithRemoting(new RemoteOptions
+            {
+                HostName = settings.Hostname,
+                PublicHostName = settings.AdvertisedHostname,
+                Port = settings.Port,
+            })
             .WithClustering(new ClusterOptions
             {
-                SeedNodes = settings.SeedNodes.Length > 0 ? settings.SeedNodes : null,
+                SeedNodes = settings.SeedNodes.Length > 0 && !discovery.Enabled ? settings.SeedNodes : null,
                 Roles = settings.Roles,
-                // Keep-majority: on a partition the larger side keeps the shards, the smaller downs itself.
+                AppVersion = settings.AppVersion,
+                // Keep-majority: on a partition (or a crash) the side with more than half of the nodes
+                // downs the others after StableAfter and takes over their shards; the smaller side
+                // downs itself, so one account never has two writers. On an even split the side with
+                // the lowest address survives.
                 SplitBrainResolver = new KeepMajorityOption(),
-            });
+            })
+            .AddHocon($"akka.cluster.split-brain-resolver.stable-after = {(long)settings.StableAfter.TotalMilliseconds}ms", HoconAddMode.Prepend);
+
+        if (discovery.Enabled)
+            return builder.AddMeteringBootstrap(settings);
         if (settings.SeedNodes.Length == 0)
         {
             builder.AddStartup((system, _) =>
@@ -41,6 +67,50 @@ public static class AccountsHostingExtensions
             });
         }
         return builder;
+    }
+
+    /// <summary>Akka.Management's HTTP endpoint on every node, and cluster bootstrap over config or Kubernetes API discovery.</summary>
+    private static AkkaConfigurationBuilder AddMeteringBootstrap(this AkkaConfigurationBuilder builder, ClusterSettings settings)
+    {
+        var discovery = settings.Discovery;
+        var bootstrap = new ClusterBootstrapOptions { NewClusterEnabled = true };
+        var contactPoints = bootstrap.ContactPointDiscovery;
+        contactPoints.ServiceName = discovery.ServiceName;
+        contactPoints.RequiredContactPointsNr = discovery.RequiredContactPoints;
+        // Several nodes may share one host (tests, compose on one machine): tell them apart by port.
+        bootstrap.ContactPoint.FilterOnFallbackPort = false;
+        if (string.Equals(discovery.Method, DiscoverySettings.Config, StringComparison.OrdinalIgnoreCase))
+        {
+            builder.WithConfigDiscovery(o => o.Services = [new Service { Name = discovery.ServiceName, Endpoints = discovery.Endpoints }]);
+            contactPoints.DiscoveryMethod = "config";
+            // The list never changes: no need to wait for it to settle.
+            contactPoints.StableMargin = TimeSpan.FromSeconds(1);
+        }
+        else if (string.Equals(discovery.Method, DiscoverySettings.Kubernetes, StringComparison.OrdinalIgnoreCase))
+        {
+            builder.WithKubernetesDiscovery(o =>
+            {
+                o.PodLabelSelector = discovery.PodLabelSelector;
+                if (!string.IsNullOrWhiteSpace(discovery.PodNamespace)) o.PodNamespace = discovery.PodNamespace;
+            });
+            contactPoints.DiscoveryMethod = "kubernetes-api";
+            contactPoints.PortName = "management";
+        }
+        else
+        {
+            throw new InvalidOperationException(
+                $"Metering:Cluster:Discovery:Method '{discovery.Method}' is not one of none, config, kubernetes.");
+        }
+
+        return builder
+            .WithAkkaManagement(new AkkaManagementOptions
+            {
+                HostName = settings.AdvertisedHostname,
+                Port = discovery.ManagementPort,
+                BindHostName = string.IsNullOrWhiteSpace(discovery.ManagementBindHostname) ? settings.Hostname : discovery.ManagementBindHostname,
+                BindPort = discovery.ManagementPort,
+            })
+            .WithClusterBootstrap(bootstrap);
     }
 
     /// <summary>Journal and snapshots in SQL, events tagged through the journal builder into the tag table.</summary>
@@ -56,18 +126,27 @@ public static class AccountsHostingExtensions
     }
 
     /// <summary>The account shard region and the explicit serializer for everything accounts persist or send.</summary>
-    public static AkkaConfigurationBuilder AddMeteringAccounts(this AkkaConfigurationBuilder builder, AccountsOptions options, TimeProvider time, IPaymentGateway gateway)
+    /// <summary>
+    /// The account shard region, the durable due-date schedule that wakes accounts for renewals and
+    /// reminders, and the explicit serializer for everything accounts persist or send.
+    /// </summary>
+    public static AkkaConfigurationBuilder AddMeteringAccounts(this AkkaConfigurationBuilder builder, AccountsOptions options, AccountServices services)
     {
         return builder
             .WithCustomSerializer("metering-accounts", AccountSerializer.BoundTypes, system => new AccountSerializer(system))
             .WithShardRegion<AccountRegion>(
                 "account",
-                accountId => AccountActor.GetProps(accountId, options, time, gateway),
+                (system, registry, _) => accountId => AccountActor.GetProps(accountId, options, services, registry.Get<AccountScheduleSingleton>()),
                 new AccountMessageExtractor(),
                 new ShardOptions
                 {
                     PassivateIdleEntityAfter = options.PassivateAfter,
                     RememberEntities = false,
-                });
+                })
+            .WithSingleton<AccountScheduleSingleton>(
+                AccountScheduleActor.Id,
+                (_, registry, _) => AccountScheduleActor.GetProps(registry.Get<AccountRegion>(), services.Time, options.ScheduleTick),
+                new ClusterSingletonOptions(),
+                createProxyToo: true);
     }
 }

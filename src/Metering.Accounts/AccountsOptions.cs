@@ -28,6 +28,9 @@ public sealed class AccountsOptions
     /// <summary>Idle accounts leave memory after this; the durable journal brings them back on demand.</summary>
     public TimeSpan PassivateAfter { get; set; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>How often the due-date schedule looks for accounts to wake.</summary>
+    public TimeSpan ScheduleTick { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How long a caller waits for an account to persist and answer.</summary>
     public TimeSpan AskTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }

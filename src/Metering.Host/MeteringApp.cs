@@ -9,8 +9,13 @@ using Metering.Billing.Plans;
 using Metering.Domain.Payments;
 using Metering.Host.Api;
 using Metering.Host.Health;
+using Metering.Host.Notifications;
+using Metering.Domain.Notifications;
+using Metering.Host.Telemetry;
 using Metering.Ingestion;
 using Metering.Ingestion.Kafka;
+using Metering.Ui;
+using Scalar.AspNetCore;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -42,6 +47,8 @@ public static class MeteringApp
         builder.Services.TryAddSingleton<IPaymentGateway>(sp =>
             new SandboxPaymentGateway(Path.Combine(dataDir, SandboxPaymentGateway.DefaultFileName), sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddProblemDetails();
+        builder.Services.AddOpenApi();
+        builder.Services.AddHttpClient<INotificationSink, NotificationSender>(http => http.Timeout = TimeSpan.FromSeconds(10));
         builder.Services.AddSingleton<AccountApi>();
         // Plans carry polymorphic prices whose "model" may come anywhere in the object.
         builder.Services.ConfigureHttpJsonOptions(o =>
@@ -56,10 +63,20 @@ public static class MeteringApp
             akka.ConfigureLoggers(loggers => loggers.AddLoggerFactory());
             akka.AddMeteringCluster(cluster)
                 .AddMeteringPersistence(database)
-                .AddMeteringAccounts(accounts, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IPaymentGateway>())
+                .AddMeteringAccounts(accounts, new AccountServices(
+                    sp.GetRequiredService<TimeProvider>(),
+                    new TracedPaymentGateway(sp.GetRequiredService<IPaymentGateway>()),
+                    sp.GetRequiredService<INotificationSink>(),
+                    sp.GetRequiredService<AccountTelemetry>()))
                 .AddMeteringPlanCatalog(plans, sp.GetRequiredService<TimeProvider>());
         });
         builder.Services.AddMeteringIngestion(configuration);
+        builder.Services.AddMeteringTelemetry(configuration);
+        builder.Services.AddMeteringUi(configuration, sp =>
+        {
+            var key = sp.GetRequiredService<AdminKey>();
+            return new UiApiKey(key.Value, key.Generated);
+        });
 
         builder.Services.AddHealthChecks()
             .AddCheck<ClusterMemberUpCheck>("cluster", tags: ["ready"])
@@ -70,7 +87,7 @@ public static class MeteringApp
         app.UseExceptionHandler();
         app.UseStatusCodePages();
 
-        var api = app.MapGroup("/api/v1").AddEndpointFilter<ApiKeyFilter>();
+        var api = app.MapGroup("/api/v1").AddEndpointFilter<ApiKeyFilter>().AddEndpointFilter<AccountLogScope>();
         api.MapEventsEndpoints();
         api.MapAccountsEndpoints();
         api.MapPlansEndpoints();
@@ -78,9 +95,15 @@ public static class MeteringApp
         api.MapBillingEndpoints();
         api.MapInvoicesEndpoints();
         api.MapSystemEndpoints();
+        api.MapClusterEndpoints();
 
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealth });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = WriteHealth });
+        // The API described at /openapi/v1.json, readable at /scalar/v1 (served by the host, no CDN).
+        app.MapOpenApi();
+        app.MapScalarApiReference();
+        app.MapPrometheusScrapingEndpoint(); // GET /metrics, unauthenticated like the health checks
+        app.MapMeteringUi();
 
         app.Lifetime.ApplicationStarted.Register(() => PrintBanner(app, dataDir));
         return app;

@@ -1,9 +1,11 @@
+using System.Diagnostics.Metrics;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.TestKit.Xunit2;
 using Metering.Accounts.Messages;
 using Metering.Billing.Payments;
 using Metering.Domain.Accounts;
+using Metering.Domain.Notifications;
 using Metering.Domain.Payments;
 using Metering.Domain.Plans;
 using Metering.Domain.Pricing;
@@ -43,8 +45,25 @@ public sealed class AccountActorTests : TestKit
         File.Delete(_gatewayFile);
     }
 
+    private readonly AccountTelemetry _telemetry = new(new TestMeters());
+
+    /// <summary>Meters without a host's DI container.</summary>
+    private sealed class TestMeters : IMeterFactory
+    {
+        public Meter Create(MeterOptions options) => new(options);
+        public void Dispose() { }
+    }
+
     private IActorRef Start(string id, int snapshotEvery = 100, IPaymentGateway? gateway = null) =>
-        Sys.ActorOf(AccountActor.GetProps(id, new AccountsOptions { SnapshotEvery = snapshotEvery, RechargeRetryBackoff = TimeSpan.FromMilliseconds(100) }, _time, gateway ?? _gateway));
+        Sys.ActorOf(AccountActor.GetProps(id, new AccountsOptions { SnapshotEvery = snapshotEvery, RechargeRetryBackoff = TimeSpan.FromMilliseconds(100) },
+            new AccountServices(_time, gateway ?? _gateway, new NoChannels(), _telemetry), CreateTestProbe().Ref));
+
+    /// <summary>An account that chose no notification channels: notifications are only listed.</summary>
+    private sealed class NoChannels : INotificationSink
+    {
+        public Task<string?> DeliverAsync(string accountId, Notification notification, NotificationSettings settings, CancellationToken ct) =>
+            Task.FromResult<string?>(null);
+    }
 
     private static UsageRecord Usage(string id, string meter, decimal quantity, int partition, long offset) =>
         new("crm/test", id, meter, quantity, T0, "sales", "u-1", new KafkaPosition(partition, offset));

@@ -126,6 +126,21 @@ public sealed class HttpApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_api_is_described_by_an_openapi_document_and_a_reference_page()
+    {
+        var document = await _host.Http.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
+        var paths = document.GetProperty("paths").EnumerateObject().Select(p => p.Name).ToList();
+        Assert.Contains("/api/v1/events", paths);
+        Assert.Contains("/api/v1/accounts/{accountId}/overview", paths);
+        Assert.Contains("/api/v1/accounts/{accountId}/invoices/{invoiceId}/pdf", paths);
+        Assert.Contains("/api/v1/plans/{planId}", paths);
+
+        var page = await _host.Http.GetAsync("/scalar/v1");
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
     public async Task Kcat_produces_straight_to_the_embedded_broker()
     {
         var system = await _host.Http.GetFromJsonAsync<JsonElement>("/api/v1/system");

@@ -38,6 +38,8 @@ public sealed class MeteringHost : IAsyncDisposable
             $"--Metering:Auth:AdminKey={AdminKey}",
             $"--Metering:Kafka:ConsumerGroup={consumerGroup}",
             "--Logging:LogLevel:Default=Warning",
+            // The demo accounts of the embedded default would add usage these tests do not expect.
+            "--Metering:Demo:Enabled=false",
             .. bootstrapServers is null ? Array.Empty<string>() : [$"--Metering:Kafka:BootstrapServers={bootstrapServers}"],
             .. extra,
         ];

@@ -78,26 +78,16 @@ public sealed class PostgresPersistenceTests : IAsyncLifetime
     private const int UsagePartitions = 8;
 
     private readonly TempDir _data = new();
-    private EmbeddedKafkaBroker? _kafka;
-    private TestPostgresDatabase? _database;
+    private TestBackends? _backends;
 
-    private EmbeddedKafkaBroker Kafka => _kafka!;
-    private TestPostgresDatabase Database => _database!;
+    private EmbeddedKafkaBroker Kafka => _backends!.Kafka;
+    private TestPostgresDatabase Database => _backends!.Database;
 
-    public async Task InitializeAsync()
-    {
-        // First, so a machine without the server fails here with the message that says what to do.
-        _database = await TestPostgresDatabase.CreateAsync();
-        _kafka = EmbeddedKafkaBroker.Start();
-        _kafka.CreateTopic(UsageTopic, UsagePartitions);
-        _kafka.CreateTopic("metering.usage.dlq", 1);
-        _kafka.CreateTopic("metering.notifications", 1);
-    }
+    public async Task InitializeAsync() => _backends = await TestBackends.StartAsync(UsagePartitions);
 
     public async Task DisposeAsync()
     {
-        _kafka?.Dispose();
-        if (_database is not null) await _database.DisposeAsync();
+        if (_backends is not null) await _backends.DisposeAsync();
         _data.Dispose();
     }
 

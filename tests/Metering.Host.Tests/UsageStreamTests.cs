@@ -15,11 +15,7 @@ public sealed class UsageStreamTests : IDisposable
 
     public UsageStreamTests()
     {
-        // The broker outlives the hosts, as an external Kafka would across engine restarts.
-        _kafka = EmbeddedKafkaBroker.Start();
-        _kafka.CreateTopic(UsageTopic, 8);
-        _kafka.CreateTopic(DeadLetterTopic, 1);
-        _kafka.CreateTopic("metering.notifications", 1);
+        _kafka = TestBackends.StartKafka();
     }
 
     public void Dispose()

@@ -17,7 +17,8 @@ public interface IAccountMessage : IWithAccountId;
 // Usage
 
 /// <summary>A consumed Kafka batch for one account. Answered with <see cref="UsageAccepted"/> once persisted.</summary>
-public sealed record RecordAccountUsage(string AccountId, IReadOnlyList<UsageRecord> Records) : IAccountMessage;
+/// <param name="TraceParent">W3C <c>traceparent</c> of the sender's span, so the account's persist joins its trace on any node.</param>
+public sealed record RecordAccountUsage(string AccountId, IReadOnlyList<UsageRecord> Records, string? TraceParent = null) : IAccountMessage;
 
 /// <summary>Answer to <see cref="RecordAccountUsage"/>: the batch is durable (or was all redelivery).</summary>
 public sealed record UsageAccepted(string AccountId, int Accepted, int Duplicates, int Redelivered) : IAccountMessage;
@@ -45,6 +46,9 @@ public sealed record AccountCommandResult(string AccountId, Outcome Outcome) : I
 public sealed record AddAccountFunds(string AccountId, decimal Amount, string? PaymentMethodId, string IdempotencyKey) : IAccountMessage;
 
 public sealed record FundsResult(string AccountId, Purchase? Purchase, Refusal? Refusal) : IAccountMessage;
+
+/// <summary>From the due-date schedule: time for this account to renew or remind (any message would do; this one says why).</summary>
+public sealed record WakeAccount(string AccountId) : IAccountMessage;
 
 // Queries
 

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Metering.Accounts.Messages;
+using Metering.Accounts.Scheduling;
 using Metering.Domain.Accounts;
 
 namespace Metering.Accounts.Serialization;
@@ -23,6 +24,11 @@ public sealed class AccountSerializer(ExtendedActorSystem system) : VersionedJso
         ["invoice-issued.v1"] = typeof(InvoiceIssued),
         ["preferences-updated.v1"] = typeof(PreferencesUpdated),
         ["clock-advanced.v1"] = typeof(ClockAdvanced),
+        ["notification-delivered.v1"] = typeof(NotificationDelivered),
+        ["wake.v1"] = typeof(WakeAccount),
+        ["schedule-account.v1"] = typeof(ScheduleAccount),
+        ["account-scheduled.v1"] = typeof(AccountScheduled),
+        ["account-schedule-snapshot.v1"] = typeof(AccountScheduleSnapshot),
         ["update-preferences.v1"] = typeof(UpdateAccountPreferences),
         ["get-invoices.v1"] = typeof(GetAccountInvoices),
         ["invoices.v1"] = typeof(AccountInvoices),
@@ -57,7 +63,7 @@ public sealed class AccountSerializer(ExtendedActorSystem system) : VersionedJso
     };
 
     /// <summary>Types this serializer is bound to in the actor system.</summary>
-    public static readonly Type[] BoundTypes = [typeof(IAccountMessage), typeof(IAccountEvent), typeof(AccountSnapshot)];
+    public static readonly Type[] BoundTypes = [typeof(IAccountMessage), typeof(IAccountEvent), typeof(AccountSnapshot), typeof(IAccountScheduleMessage)];
 
     public override int Identifier => Id;
 }

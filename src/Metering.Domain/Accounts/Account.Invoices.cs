@@ -15,6 +15,9 @@ public sealed partial class Account
     public IReadOnlyList<Invoice> Invoices => _invoices;
     public IReadOnlyList<Notification> Notifications => _notifications;
 
+    /// <summary>Notifications not sent yet, oldest first: after a crash these are sent again, each with its id.</summary>
+    public IEnumerable<Notification> UndeliveredNotifications => _notifications.Where(n => !n.Delivered);
+
     public Decision<Outcome> Decide(UpdatePreferences command)
     {
         var errors = command.Preferences.Validate();
@@ -143,6 +146,12 @@ public sealed partial class Account
     {
         if (_notificationCauses.Contains(cause)) return;
         Remember(new Notification($"ntf_{_notifications.Count + 1}", type, cause, message, at, data.ToDictionary(d => d.Key, d => d.Value)));
+    }
+
+    private void ApplyDelivered(NotificationDelivered e)
+    {
+        var i = _notifications.FindIndex(n => n.Id == e.NotificationId);
+        if (i >= 0) _notifications[i] = _notifications[i] with { Delivered = true, DeliveryFailure = e.Failure };
     }
 
     private void Remember(Notification notification)

@@ -93,6 +93,7 @@ public sealed partial class Account
             case InvoiceIssued e: ApplyInvoice(e); break;
             case PreferencesUpdated e: Preferences = e.Preferences; break;
             case ClockAdvanced e: ApplyReminders(e.At); break;
+            case NotificationDelivered e: ApplyDelivered(e); break;
             case PaymentMethodAdded e: ApplyPaymentMethodAdded(e); break;
             case PaymentMethodRemoved e: ApplyPaymentMethodRemoved(e); break;
             case DefaultPaymentMethodSet e: DefaultPaymentMethodId = e.PaymentMethodId; break;

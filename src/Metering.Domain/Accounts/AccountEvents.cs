@@ -64,6 +64,9 @@ public sealed record InvoiceIssued(
 
 public sealed record PreferencesUpdated(Preferences Preferences, DateTimeOffset At) : IAccountEvent;
 
+/// <summary>A notification went out (or could not, after retries): it is never sent again.</summary>
+public sealed record NotificationDelivered(string NotificationId, string? Failure, DateTimeOffset At) : IAccountEvent;
+
 /// <summary>Time passed a reminder's moment (renewal, invoice due, overdue): the reminders follow from the state.</summary>
 public sealed record ClockAdvanced(DateTimeOffset At) : IAccountEvent;
 

@@ -45,7 +45,8 @@ public sealed record BillingInfo(string? Name, string? Email, string? Address, s
 /// <param name="RenewalReminderDays">Days before a renewal to send <c>renewal.upcoming</c>.</param>
 /// <param name="InvoiceDueReminderDays">Days before an open invoice's due date to send <c>invoice.due_soon</c>.</param>
 /// <param name="LowBalanceThreshold">Send <c>balance.low</c> when the balance falls under this; null: never.</param>
-/// <param name="Channels">Where notifications go besides the list: <c>kafka</c>, <c>webhook</c>, <c>email</c>.</param>
+/// <param name="Channels">Where notifications go besides the list: <c>kafka</c> (the notifications topic) and <c>webhook</c>.</param>
+/// <param name="WebhookSecret">Key of the HMAC-SHA256 signature on webhook calls; at least 16 characters.</param>
 public sealed record NotificationSettings(
     int RenewalReminderDays,
     int InvoiceDueReminderDays,
@@ -83,10 +84,12 @@ public sealed record Preferences(BillingInfo BillingInfo, NotificationSettings N
         if (n.InvoiceDueReminderDays is < 0 or > 60) errors.Add(new("notifications.invoiceDueReminderDays", "0 to 60 days."));
         if (n.LowBalanceThreshold is < 0 || (n.LowBalanceThreshold is { } t && Rating.Round(t) != t))
             errors.Add(new("notifications.lowBalanceThreshold", "Zero or more, at most 2 decimals."));
-        if (n.Channels.Any(c => c is not ("kafka" or "webhook" or "email")))
-            errors.Add(new("notifications.channels", "Channels are kafka, webhook and email."));
+        if (n.Channels.Any(c => c is not ("kafka" or "webhook")))
+            errors.Add(new("notifications.channels", "Channels are kafka and webhook."));
         if (n.Channels.Contains("webhook") && !Uri.TryCreate(n.WebhookUrl, UriKind.Absolute, out _))
             errors.Add(new("notifications.webhookUrl", "The webhook channel needs an absolute http(s) URL."));
+        if (n.Channels.Contains("webhook") && n.WebhookSecret is not { Length: >= 16 and <= 200 })
+            errors.Add(new("notifications.webhookSecret", "The webhook channel needs a secret of 16 to 200 characters to sign its calls."));
         if (n.WebhookUrl is { } url && (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")))
             errors.Add(new("notifications.webhookUrl", "An absolute http(s) URL."));
         if (TaxRate is < 0 or > 1) errors.Add(new("taxRate", "A fraction from 0 to 1 (0.21 = 21 %)."));
@@ -107,4 +110,7 @@ public static class TaxRates
 }
 
 /// <summary>Something the account was told, once per cause.</summary>
-public sealed record Notification(string Id, string Type, string Cause, string Message, DateTimeOffset At, IReadOnlyDictionary<string, string> Data);
+/// <param name="Delivered">Sent to the account's channels (or given up on, with <paramref name="DeliveryFailure"/>).</param>
+public sealed record Notification(
+    string Id, string Type, string Cause, string Message, DateTimeOffset At, IReadOnlyDictionary<string, string> Data,
+    bool Delivered = false, string? DeliveryFailure = null);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text;
 using Akka.Actor;
 using Akka.Hosting;
@@ -30,8 +31,16 @@ public sealed class UsageBatchProcessor(
 {
     public async Task<BatchOutcome> ProcessAsync(IReadOnlyList<ConsumeResult<string?, byte[]>> batch, CancellationToken ct)
     {
+        using var span = IngestionTracing.StartBatch(batch, kafka.UsageTopic);
+        return await span.Traced(() => ProcessTracedAsync(batch, ct));
+    }
+
+    private async Task<BatchOutcome> ProcessTracedAsync(IReadOnlyList<ConsumeResult<string?, byte[]>> batch, CancellationToken ct)
+    {
+        var collected = time.GetTimestamp();
         var now = time.GetUtcNow();
-        var byAccount = new Dictionary<string, List<UsageRecord>>(StringComparer.Ordinal);
+        var byAccount = new Dictionary<string, AccountPart>(StringComparer.Ordinal);
+        var ingestedAt = new List<DateTime>(batch.Count);
         var deadLetters = new List<Task>();
         foreach (var result in batch)
         {
@@ -41,9 +50,11 @@ public sealed class UsageBatchProcessor(
                 : parser.Parse(message.Value, message.Key, new KafkaPosition(result.Partition.Value, result.Offset.Value), now);
             if (parsed is { AccountId: { } accountId, Record: { } record })
             {
-                if (!byAccount.TryGetValue(accountId, out var records))
-                    byAccount[accountId] = records = [];
-                records.Add(record);
+                if (!byAccount.TryGetValue(accountId, out var part))
+                    byAccount[accountId] = part = new AccountPart();
+                part.Records.Add(record);
+                part.Producer ??= KafkaTraceContext.Extract(message.Headers);
+                if (message.Timestamp.Type != TimestampType.NotAvailable) ingestedAt.Add(message.Timestamp.UtcDateTime);
             }
             else
             {
@@ -55,10 +66,10 @@ public sealed class UsageBatchProcessor(
         metrics.Consumed(batch.Count);
 
         var region = await accounts.GetAsync(ct);
-        var acks = byAccount
-            .Select(kv => region.Ask<UsageAccepted>(new RecordAccountUsage(kv.Key, kv.Value), accountsOptions.AskTimeout, ct))
-            .ToArray();
+        var acks = byAccount.Select(kv => RecordAsync(region, kv.Key, kv.Value, ct)).ToArray();
         await Task.WhenAll(deadLetters.Concat<Task>(acks));
+        var persistedAt = time.GetUtcNow().UtcDateTime;
+        metrics.Persisted(time.GetElapsedTime(collected), ingestedAt.Select(t => persistedAt - t));
 
         int accepted = 0, duplicates = 0, redelivered = 0;
         foreach (var ack in acks)
@@ -70,6 +81,20 @@ public sealed class UsageBatchProcessor(
         }
         metrics.Recorded(accepted, duplicates, redelivered);
         return new BatchOutcome(batch.Count, accepted, duplicates, redelivered, deadLetters.Count, byAccount.Count);
+    }
+
+    private async Task<UsageAccepted> RecordAsync(IActorRef region, string accountId, AccountPart part, CancellationToken ct)
+    {
+        using var span = IngestionTracing.StartAccount(accountId, part.Records.Count, part.Producer);
+        return await span.Traced(() =>
+            region.Ask<UsageAccepted>(new RecordAccountUsage(accountId, part.Records, span?.Id), accountsOptions.AskTimeout, ct));
+    }
+
+    /// <summary>An account's records in the batch and the trace context of its first traced record.</summary>
+    private sealed class AccountPart
+    {
+        public List<UsageRecord> Records { get; } = [];
+        public ActivityContext? Producer { get; set; }
     }
 
     private static Headers DeadLetterHeaders(ConsumeResult<string?, byte[]> result, Rejection rejection)

@@ -15,6 +15,7 @@ public sealed class UsageConsumerService(
     KafkaOptions options,
     UsageBatchProcessor processor,
     IngestionStatus status,
+    IngestionMetrics metrics,
     ILogger<UsageConsumerService> log) : BackgroundService
 {
     private static readonly TimeSpan PollTimeout = TimeSpan.FromMilliseconds(200);
@@ -33,6 +34,8 @@ public sealed class UsageConsumerService(
                 EnableAutoCommit = false,
                 AutoOffsetReset = AutoOffsetReset.Earliest,
                 EnablePartitionEof = false,
+                SessionTimeoutMs = (int)options.SessionTimeout.TotalMilliseconds,
+                HeartbeatIntervalMs = (int)Math.Min(3_000, options.SessionTimeout.TotalMilliseconds / 3),
             })
             .SetPartitionsAssignedHandler((c, parts) =>
             {
@@ -40,7 +43,10 @@ public sealed class UsageConsumerService(
                 status.Assigned(c.Assignment.Count + parts.Count);
             })
             .SetPartitionsRevokedHandler((_, parts) =>
-                log.LogInformation("Usage partitions revoked: {Partitions}", string.Join(',', parts.Select(p => p.Partition.Value))))
+            {
+                log.LogInformation("Usage partitions revoked: {Partitions}", string.Join(',', parts.Select(p => p.Partition.Value)));
+                metrics.Revoked(parts);
+            })
             .SetErrorHandler((_, e) => log.LogWarning("Kafka consumer: {Reason}", e.Reason))
             .Build();
 
@@ -51,10 +57,11 @@ public sealed class UsageConsumerService(
             while (!ct.IsCancellationRequested)
             {
                 var batch = Collect(consumer, ct);
+                metrics.SampleLag(consumer);
                 if (batch.Count == 0) continue;
                 try
                 {
-                    var outcome = processor.ProcessAsync(batch, ct).GetAwaiter().GetResult();
+                    var outcome = ProcessDraining(batch, ct);
                     Commit(consumer, batch);
                     backoff = TimeSpan.FromMilliseconds(100);
                     log.LogDebug("Batch of {Count}: {Outcome}", batch.Count, outcome);
@@ -62,6 +69,7 @@ public sealed class UsageConsumerService(
                 catch (OperationCanceledException) when (ct.IsCancellationRequested)
                 {
                     // Not committed: the next owner of these partitions reads them again and the accounts drop what they already hold.
+                    log.LogWarning("Stopping with a batch of {Count} not persisted within {Drain}; its owner will redeliver it", batch.Count, options.DrainTimeout);
                     break;
                 }
                 catch (Exception e)
@@ -77,6 +85,25 @@ public sealed class UsageConsumerService(
         {
             status.Left();
             consumer.Close();
+        }
+    }
+
+    /// <summary>
+    /// Processes the batch; a stop that arrives meanwhile gives it <see cref="KafkaOptions.DrainTimeout"/>
+    /// to finish, so a graceful leave commits what it persisted and hands over clean offsets (the
+    /// host stops this service before Akka, so the shard region is still there to answer).
+    /// </summary>
+    private BatchOutcome ProcessDraining(List<ConsumeResult<string?, byte[]>> batch, CancellationToken ct)
+    {
+        using var drain = new CancellationTokenSource();
+        using var onStop = ct.Register(() => drain.CancelAfter(options.DrainTimeout));
+        try
+        {
+            return processor.ProcessAsync(batch, drain.Token).GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException) when (drain.IsCancellationRequested)
+        {
+            throw new OperationCanceledException(ct);
         }
     }
 

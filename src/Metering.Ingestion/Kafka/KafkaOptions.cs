@@ -15,6 +15,13 @@ public sealed class KafkaOptions
     public int MaxBatchSize { get; set; } = 5_000;
     /// <summary>How long a batch waits to fill once it has its first message.</summary>
     public TimeSpan MaxBatchWait { get; set; } = TimeSpan.FromMilliseconds(20);
+    /// <summary>
+    /// How long the group waits for a silent consumer (a crashed node) before giving its partitions to
+    /// the others. A node that stops gracefully leaves the group at once; this only bounds a crash.
+    /// </summary>
+    public TimeSpan SessionTimeout { get; set; } = TimeSpan.FromSeconds(45);
+    /// <summary>On shutdown, how long the batch in flight may take to persist so its offsets are committed before the node leaves the group.</summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(10);
 }
 
 /// <summary>The Kafka the engine actually talks to, once resolved. Owns the embedded broker, if any.</summary>

@@ -24,8 +24,9 @@ public sealed class MeteringProducer : IDisposable
         }).Build();
     }
 
+    /// <summary>Produces with the current trace context in the headers, so the consumer continues the trace.</summary>
     public Task<DeliveryResult<string?, byte[]>> ProduceAsync(string topic, string? key, byte[] value, Headers? headers = null, CancellationToken ct = default) =>
-        _producer.ProduceAsync(topic, new Message<string?, byte[]> { Key = key, Value = value, Headers = headers }, ct);
+        _producer.ProduceAsync(topic, new Message<string?, byte[]> { Key = key, Value = value, Headers = KafkaTraceContext.Inject(headers) }, ct);
 
     public void Dispose()
     {

@@ -1,0 +1,140 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Metering.Host;
+using Metering.Ui;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Playwright;
+
+namespace Metering.Ui.Tests;
+
+/// <summary>
+/// One real engine (Kestrel on a free loopback port, embedded broker, SQLite in a temp folder) with
+/// the demo accounts seeded, and Debian's Chromium driven by Playwright. No browser is downloaded:
+/// without /usr/bin/chromium the tests fail, they do not skip.
+/// </summary>
+public sealed class BillingPageFixture : IAsyncLifetime
+{
+    public const string AdminKey = "ui-test-admin-key";
+    public const string ChromiumPath = "/usr/bin/chromium";
+
+    private readonly string _dataDir = Directory.CreateTempSubdirectory("metering-ui-test-").FullName;
+    private WebApplication? _app;
+    private IPlaywright? _playwright;
+
+    public IBrowser Browser { get; private set; } = null!;
+    public HttpClient Http { get; private set; } = null!;
+    public string BaseUrl { get; private set; } = "";
+
+    public async Task InitializeAsync()
+    {
+        if (!File.Exists(ChromiumPath))
+            throw new InvalidOperationException($"{ChromiumPath} is missing: install Debian's chromium (apt-get install -y chromium); test.sh does.");
+
+        _app = MeteringApp.Build(
+        [
+            "--urls=http://127.0.0.1:0",
+            $"--Metering:DataDir={_dataDir}",
+            $"--Metering:Auth:AdminKey={AdminKey}",
+            "--Metering:Demo:Enabled=true",
+            // No live demo usage: the numbers the tests read stay still.
+            "--Metering:Demo:UsageInterval=00:00:00",
+            "--Logging:LogLevel:Default=Warning",
+        ]);
+        await _app.StartAsync();
+        BaseUrl = _app.Urls.First();
+        Http = new HttpClient { BaseAddress = new Uri(BaseUrl), Timeout = TimeSpan.FromSeconds(30) };
+        Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
+        await WaitForDemoAsync();
+
+        _playwright = await Playwright.CreateAsync();
+        Browser = await _playwright.Chromium.LaunchAsync(new()
+        {
+            ExecutablePath = ChromiumPath,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        });
+    }
+
+    /// <summary>Every demo account has its plans, funds and seed usage counted.</summary>
+    private async Task WaitForDemoAsync()
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        foreach (var account in DemoSeeder.Accounts)
+        {
+            while (true)
+            {
+                var o = await OverviewAsync(account.Id);
+                if (o.GetProperty("eventsProcessed").GetInt64() > 0 && o.GetProperty("activePlans").GetArrayLength() == account.Plans.Length) break;
+                if (DateTime.UtcNow > deadline) throw new TimeoutException($"demo account {account.Id} was never seeded: {o}");
+                await Task.Delay(200);
+            }
+        }
+    }
+
+    public async Task<JsonElement> OverviewAsync(string accountId) =>
+        await Http.GetFromJsonAsync<JsonElement>($"/api/v1/accounts/{accountId}/overview");
+
+    public async Task<JsonElement> PostAsync(string path, object body)
+    {
+        using var response = await Http.PostAsJsonAsync(path, body);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"POST {path}: {(int)response.StatusCode} {text}");
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    /// <summary>A fresh page at the given size and language, on the account's billing page, loaded.</summary>
+    public async Task<IPage> OpenAsync(string accountId, int width = 1280, int height = 900, string locale = "en-US", bool withKey = true)
+    {
+        var context = await Browser.NewContextAsync(new()
+        {
+            ViewportSize = new() { Width = width, Height = height },
+            Locale = locale,
+            AcceptDownloads = true,
+        });
+        var page = await context.NewPageAsync();
+        var errors = new List<string>();
+        page.PageError += (_, e) => errors.Add(e);
+        // A 404 from an endpoint this server does not offer yet is expected (the section shows an empty state).
+        page.Console += (_, m) => { if (m.Type == "error" && !m.Text.StartsWith("Failed to load resource")) errors.Add(m.Text); };
+        await page.GotoAsync($"{BaseUrl}/accounts/{accountId}/billing{(withKey ? $"#key={AdminKey}" : "")}");
+        try
+        {
+            if (withKey) await WaitReadyAsync(page);
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"the page never loaded; status: '{await page.Locator("#status").TextContentAsync()}'; errors: {string.Join(" | ", errors)}", e);
+        }
+        Assert.Empty(errors);
+        return page;
+    }
+
+    public static Task WaitReadyAsync(IPage page) => page.WaitForSelectorAsync("body[data-ready=true]", new() { Timeout = 30_000 });
+
+    /// <summary>The repository root (where Metering.sln is), for the screenshots in docs/.</summary>
+    public static string RepositoryRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Metering.sln"))) dir = dir.Parent;
+        return dir?.FullName ?? throw new DirectoryNotFoundException("Metering.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (Browser is not null) await Browser.CloseAsync();
+        _playwright?.Dispose();
+        Http?.Dispose();
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+        try { Directory.Delete(_dataDir, recursive: true); } catch (IOException) { }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class BillingPageCollection : ICollectionFixture<BillingPageFixture>
+{
+    public const string Name = "billing page";
+}

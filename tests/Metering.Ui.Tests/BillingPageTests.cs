@@ -1,0 +1,217 @@
+using System.Text.Json;
+using Microsoft.Playwright;
+using static Microsoft.Playwright.Assertions;
+
+namespace Metering.Ui.Tests;
+
+/// <summary>The billing page in a real Chromium against a real engine. Tests that change an account use one of their own.</summary>
+[Collection(BillingPageCollection.Name)]
+public sealed class BillingPageTests(BillingPageFixture fixture)
+{
+    private static readonly string[] SpanishHeadings =
+    [
+        "Resumen de facturación", "Tus planes activos", "Historial de suscripción", "Facturas facturadas a usted",
+        "Método de pago", "Descripción general del uso de mi servicio",
+    ];
+
+    [Fact]
+    public async Task Root_leads_to_a_demo_account_and_the_page_shows_its_seeded_billing()
+    {
+        var page = await fixture.OpenAsync("demo-acme");
+        await page.GotoAsync(fixture.BaseUrl + "/");
+        Assert.EndsWith("/accounts/demo-acme/billing", page.Url);
+        await page.EvaluateAsync("() => sessionStorage.setItem('metering.apiKey', '" + BillingPageFixture.AdminKey + "')");
+        await page.ReloadAsync();
+        await BillingPageFixture.WaitReadyAsync(page);
+
+        await Expect(page.Locator("h1")).ToHaveTextAsync("Billing");
+        await Expect(page.Locator("#account-id")).ToHaveTextAsync("demo-acme");
+        await Expect(page.Locator("#plans article")).ToHaveCountAsync(2);
+        await Expect(page.Locator("#plans article").First).ToContainTextAsync("Pro");
+        await Expect(page.Locator("#plans [role=progressbar]").First).ToBeVisibleAsync();
+        await Expect(page.Locator("#card-list")).ToContainTextAsync("4242");
+        await Expect(page.Locator("#ar-state")).ToContainTextAsync("On");
+        await Expect(page.Locator("#history tbody tr")).ToHaveCountAsync(2);
+        var balance = (await fixture.OverviewAsync("demo-acme")).GetProperty("balance").GetDecimal();
+        await Expect(page.Locator("#balance")).ToHaveTextAsync(balance.ToString("$#,##0.00", System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public async Task Without_a_key_the_page_asks_for_one_and_refuses_a_wrong_one()
+    {
+        var page = await fixture.OpenAsync("demo-globex", withKey: false);
+        await Expect(page.Locator("#key-section")).ToBeVisibleAsync();
+        await page.GetByRole(AriaRole.Textbox, new() { Name = "API key" }).FillAsync("not-the-key");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Continue" }).ClickAsync();
+        await Expect(page.Locator("#key-error")).ToContainTextAsync("not accepted");
+
+        await page.GetByRole(AriaRole.Textbox, new() { Name = "API key" }).FillAsync(BillingPageFixture.AdminKey);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Continue" }).ClickAsync();
+        await BillingPageFixture.WaitReadyAsync(page);
+        await Expect(page.Locator("#plans article")).ToContainTextAsync("Starter");
+    }
+
+    [Fact]
+    public async Task Add_a_card_then_add_funds_and_see_the_balance_change()
+    {
+        var page = await fixture.OpenAsync("ui-wallet");
+        await Expect(page.Locator("#balance")).ToHaveTextAsync("$0.00");
+        await Expect(page.Locator("#funds-form")).ToContainTextAsync("Add a card first");
+
+        var form = page.Locator("#card-form");
+        await form.GetByLabel("Name on card").FillAsync("Ada Lovelace");
+        await form.GetByLabel("Card number").FillAsync("4242 4242 4242 4241");
+        await form.GetByLabel("Expiry (MM/YY)").FillAsync("01/20");
+        await form.GetByLabel("Security code (CVC)").FillAsync("12");
+        await form.GetByRole(AriaRole.Button, new() { Name = "Add card" }).ClickAsync();
+        // Checked in the page: nothing was sent.
+        await Expect(page.Locator("#card-number-error")).ToHaveTextAsync("Enter a valid card number.");
+        await Expect(page.Locator("#card-expiry-error")).ToHaveTextAsync("This card has expired.");
+        await Expect(page.Locator("#card-cvc-error")).ToHaveTextAsync("Enter the 3 or 4 digit security code.");
+        await Expect(page.Locator("#card-number")).ToHaveAttributeAsync("aria-invalid", "true");
+
+        await form.GetByLabel("Card number").FillAsync("4242 4242 4242 4242");
+        await form.GetByLabel("Expiry (MM/YY)").FillAsync($"12/{(DateTime.UtcNow.Year + 2) % 100:00}");
+        await form.GetByLabel("Security code (CVC)").FillAsync("123");
+        await form.GetByRole(AriaRole.Button, new() { Name = "Add card" }).ClickAsync();
+        await Expect(page.Locator("#status")).ToHaveTextAsync("Card added.");
+        await Expect(page.Locator("#card-list")).ToContainTextAsync("Visa •••• 4242");
+        await Expect(page.Locator("#card-list")).ToContainTextAsync("Default card");
+        await Expect(page.Locator("#card-number")).ToHaveValueAsync("");
+
+        var funds = page.Locator("#funds-form");
+        await funds.GetByLabel("Amount").FillAsync("25");
+        await funds.GetByRole(AriaRole.Button, new() { Name = "Add funds" }).ClickAsync();
+        await Expect(funds.Locator(".confirm")).ToContainTextAsync("Charge $25.00 to Visa •••• 4242?");
+        await funds.GetByRole(AriaRole.Button, new() { Name = "Confirm" }).ClickAsync();
+        await Expect(page.Locator("#status")).ToHaveTextAsync("$25.00 added to your balance.");
+        await Expect(page.Locator("#balance")).ToHaveTextAsync("$25.00");
+        Assert.Equal(25m, (await fixture.OverviewAsync("ui-wallet")).GetProperty("balance").GetDecimal());
+    }
+
+    [Fact]
+    public async Task A_declined_card_shows_the_servers_problem()
+    {
+        await AccountWithCardAsync("ui-declined", "4000000000000002");
+        var page = await fixture.OpenAsync("ui-declined");
+        var funds = page.Locator("#funds-form");
+        await funds.GetByRole(AriaRole.Button, new() { Name = "Add funds" }).ClickAsync();
+        await funds.GetByRole(AriaRole.Button, new() { Name = "Confirm" }).ClickAsync();
+        await Expect(funds.Locator(".error")).ToContainTextAsync("declined");
+        await Expect(page.Locator("#balance")).ToHaveTextAsync("$0.00");
+    }
+
+    [Fact]
+    public async Task Turn_auto_recharge_on()
+    {
+        await AccountWithCardAsync("ui-recharge", "4242424242424242", funds: 100m);
+        var page = await fixture.OpenAsync("ui-recharge");
+        await Expect(page.Locator("#ar-state")).ToHaveTextAsync("Off");
+
+        var form = page.Locator("#auto-recharge-form");
+        await form.GetByRole(AriaRole.Switch, new() { Name = "Auto-recharge" }).CheckAsync();
+        await form.GetByLabel("When the balance falls under").FillAsync("10");
+        await form.GetByLabel("Recharge amount").FillAsync("30");
+        await form.GetByRole(AriaRole.Button, new() { Name = "Save" }).ClickAsync();
+        await Expect(page.Locator("#status")).ToHaveTextAsync("Saved.");
+        await Expect(page.Locator("#ar-state")).ToHaveTextAsync("On: when the balance falls under $10.00, $30.00 is charged to Visa •••• 4242.");
+        var autoRecharge = (await fixture.OverviewAsync("ui-recharge")).GetProperty("autoRecharge");
+        Assert.True(autoRecharge.GetProperty("enabled").GetBoolean());
+        Assert.Equal(10m, autoRecharge.GetProperty("threshold").GetDecimal());
+    }
+
+    [Fact]
+    public async Task Subscribe_to_a_plan_and_see_it_with_its_quotas()
+    {
+        await AccountWithCardAsync("ui-subscribe", "4242424242424242", funds: 100m);
+        var page = await fixture.OpenAsync("ui-subscribe");
+        await Expect(page.Locator("#plans .empty")).ToBeVisibleAsync();
+
+        var form = page.Locator("#subscribe-form");
+        await form.GetByLabel("Plan").SelectOptionAsync("starter");
+        await form.GetByLabel("Team (optional)").FillAsync("sales");
+        await form.GetByRole(AriaRole.Button, new() { Name = "Subscribe" }).ClickAsync();
+        await Expect(page.Locator("#status")).ToHaveTextAsync("Subscribed to Starter.");
+        var plan = page.Locator("#plans article");
+        await Expect(plan).ToHaveCountAsync(1);
+        await Expect(plan).ToContainTextAsync("Starter");
+        await Expect(plan).ToContainTextAsync("Team: sales");
+        await Expect(plan.Locator("[role=progressbar]")).ToHaveCountAsync(3);
+        await Expect(page.Locator("#balance")).ToHaveTextAsync("$81.00");
+        await Expect(page.Locator("#history tbody tr")).ToHaveCountAsync(1);
+    }
+
+    [Fact]
+    public async Task An_invoice_downloads_as_pdf_when_the_server_issues_invoices()
+    {
+        var page = await fixture.OpenAsync("demo-acme");
+        using var probe = await fixture.Http.GetAsync("/api/v1/accounts/demo-acme/invoices");
+        if (probe.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            await Expect(page.Locator("#invoices .empty")).ToContainTextAsync("not available on this server yet");
+            return;
+        }
+        var row = page.Locator("#invoices tbody tr").First;
+        await Expect(row).ToBeVisibleAsync();
+        var download = await page.RunAndWaitForDownloadAsync(() => row.GetByRole(AriaRole.Button, new() { Name = "Download PDF" }).ClickAsync());
+        var path = await download.PathAsync();
+        var head = new byte[5];
+        await using (var file = File.OpenRead(path)) await file.ReadExactlyAsync(head);
+        Assert.Equal("%PDF-", System.Text.Encoding.ASCII.GetString(head));
+        Assert.EndsWith(".pdf", download.SuggestedFilename);
+    }
+
+    [Fact]
+    public async Task Switch_to_Spanish_and_see_Spanish_headings_and_formats()
+    {
+        var page = await fixture.OpenAsync("demo-globex");
+        await page.GetByLabel("Language").SelectOptionAsync("es");
+        await Expect(page.Locator("h1")).ToHaveTextAsync("Facturación");
+        await Expect(page.Locator("html")).ToHaveAttributeAsync("lang", "es");
+        var headings = await page.Locator("main h2").AllTextContentsAsync();
+        foreach (var heading in SpanishHeadings) Assert.Contains(heading, headings);
+        await Expect(page.Locator("#balance")).ToContainTextAsync(",");
+        await Expect(page.Locator("#balance")).ToContainTextAsync("US$");
+
+        // The choice is kept, and a Spanish browser gets Spanish from the start.
+        await page.ReloadAsync();
+        await Expect(page.Locator("h1")).ToHaveTextAsync("Facturación");
+        var spanish = await fixture.OpenAsync("demo-globex", locale: "es-ES");
+        await Expect(spanish.Locator("#overview h2")).ToHaveTextAsync("Resumen de facturación");
+    }
+
+    [Fact]
+    public async Task The_usage_chart_renders_bars_with_quota_lines()
+    {
+        var page = await fixture.OpenAsync("demo-acme");
+        var chart = page.Locator("#usage-by-meter svg");
+        await Expect(chart).ToHaveAttributeAsync("role", "img");
+        await Expect(chart.Locator("rect.chart-bar")).ToHaveCountAsync(3);
+        await Expect(chart.Locator("line.chart-limit")).ToHaveCountAsync(3);
+        var width = await chart.Locator("rect.chart-bar").First.GetAttributeAsync("width");
+        Assert.True(double.Parse(width!, System.Globalization.CultureInfo.InvariantCulture) > 10);
+        await Expect(page.Locator("#usage-by-plan svg")).ToHaveCountAsync(3);
+        await Expect(page.Locator("#plan-fit")).ToBeVisibleAsync();
+    }
+
+    [Fact]
+    public async Task The_page_fits_a_phone_and_is_usable_by_keyboard()
+    {
+        var page = await fixture.OpenAsync("demo-acme", width: 390, height: 844);
+        var overflow = await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth > window.innerWidth");
+        Assert.False(overflow, "the page scrolls sideways at phone width");
+        await page.Keyboard.PressAsync("Tab");
+        await Expect(page.Locator(".skip")).ToBeFocusedAsync();
+        // Every form control has a label.
+        var unlabelled = await page.EvaluateAsync<int>("() => [...document.querySelectorAll('main input, main select')].filter(e => !e.labels?.length).length");
+        Assert.Equal(0, unlabelled);
+    }
+
+    /// <summary>Prepares an account through the API: a default card and, when asked, funds on it.</summary>
+    private async Task AccountWithCardAsync(string accountId, string number, decimal funds = 0)
+    {
+        await fixture.PostAsync($"/api/v1/accounts/{accountId}/payment-methods",
+            new { type = "card", number, expMonth = 12, expYear = DateTime.UtcNow.Year + 2, cvc = "123", holderName = "Test Holder", makeDefault = true });
+        if (funds > 0) await fixture.PostAsync($"/api/v1/accounts/{accountId}/funds", new { amount = funds, idempotencyKey = $"{accountId}-funds" });
+    }
+}
