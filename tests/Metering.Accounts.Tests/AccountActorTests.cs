@@ -10,6 +10,7 @@ using Metering.Domain.Payments;
 using Metering.Domain.Plans;
 using Metering.Domain.Pricing;
 using Metering.Domain.Usage;
+using Metering.Tests.Shared;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Metering.Accounts.Tests;
@@ -225,20 +226,5 @@ public sealed class AccountActorTests : TestKit
         var overview = Overview(account, "b3");
         Assert.Equal(0m, overview.Balance);
         Assert.Null(overview.LastPurchase);
-    }
-
-    /// <summary>Fault injection around the real sandbox: the charge happens, the answer never arrives.</summary>
-    private sealed class AnswerLosingGateway(IPaymentGateway inner) : IPaymentGateway
-    {
-        public Task<TokenizeResult> TokenizeAsync(CardDetails card, CancellationToken ct) => inner.TokenizeAsync(card, ct);
-
-        public async Task<ChargeResult> ChargeAsync(string idempotencyKey, string token, decimal amount, string currency, CancellationToken ct)
-        {
-            await inner.ChargeAsync(idempotencyKey, token, amount, currency, ct);
-            await Task.Delay(Timeout.Infinite, ct);
-            throw new InvalidOperationException("unreachable");
-        }
-
-        public Task<ChargeResult?> FindChargeAsync(string idempotencyKey, CancellationToken ct) => inner.FindChargeAsync(idempotencyKey, ct);
     }
 }

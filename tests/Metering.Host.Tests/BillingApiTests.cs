@@ -5,6 +5,8 @@ using Metering.Billing.Payments;
 using Metering.Domain.Payments;
 using Microsoft.Extensions.DependencyInjection;
 
+using Metering.Tests.Shared;
+
 namespace Metering.Host.Tests;
 
 /// <summary>The money rules through the running engine: plans over HTTP, usage through Kafka, cards through the sandbox.</summary>
@@ -204,22 +206,5 @@ public sealed class BillingApiTests : IAsyncLifetime
         Assert.Equal(1, sandbox.SucceededChargeCount());
         Assert.Null(await sandbox.FindChargeAsync($"{account}/pur_2", default));
         Assert.Equal(chargeId, (await sandbox.FindChargeAsync($"{account}/pur_1", default))!.ChargeId);
-    }
-
-    /// <summary>Fault injection around the real sandbox: the charge happens, the answer never arrives.</summary>
-    private sealed class AnswerLosingGateway(SandboxPaymentGateway inner) : IPaymentGateway, IDisposable
-    {
-        public Task<TokenizeResult> TokenizeAsync(CardDetails card, CancellationToken ct) => inner.TokenizeAsync(card, ct);
-
-        public async Task<ChargeResult> ChargeAsync(string idempotencyKey, string token, decimal amount, string currency, CancellationToken ct)
-        {
-            await inner.ChargeAsync(idempotencyKey, token, amount, currency, ct);
-            await Task.Delay(Timeout.Infinite, ct);
-            throw new InvalidOperationException("unreachable");
-        }
-
-        public Task<ChargeResult?> FindChargeAsync(string idempotencyKey, CancellationToken ct) => inner.FindChargeAsync(idempotencyKey, ct);
-
-        public void Dispose() => inner.Dispose();
     }
 }
