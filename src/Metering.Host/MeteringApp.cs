@@ -88,7 +88,7 @@ public static class MeteringApp
         app.UseExceptionHandler();
         app.UseStatusCodePages();
 
-        var api = app.MapGroup("/api/v1").AddEndpointFilter<ApiKeyFilter>().AddEndpointFilter<AccountLogScope>();
+        var api = app.MapGroup("/api/v1").AddEndpointFilter<ApiKeyFilter>().AddEndpointFilter<AccountIdFilter>().AddEndpointFilter<AccountLogScope>();
         api.MapEventsEndpoints();
         api.MapAccountsEndpoints();
         api.MapPlansEndpoints();

@@ -26,15 +26,24 @@ public sealed partial class Account
             : new([new PreferencesUpdated(command.Preferences, command.At)], new Outcome());
     }
 
-    /// <summary>The next moment something is due: a renewal, or a reminder not sent yet.</summary>
+    private DateTimeOffset? _nextDue;
+    private bool _nextDueStale = true;
+
+    /// <summary>
+    /// The next moment something is due: a renewal, or a reminder not sent yet. Asked before every
+    /// message, so it is worked out again only after the state changed.
+    /// </summary>
     public DateTimeOffset? NextDueAt
     {
         get
         {
+            if (!_nextDueStale) return _nextDue;
             var moments = ActiveSubscriptions.Select(s => s.PeriodEnd)
                 .Concat(DueRemindersAll().Where(r => !_notificationCauses.Contains(r.Cause)).Select(r => r.At))
                 .ToList();
-            return moments.Count > 0 ? moments.Min() : null;
+            _nextDue = moments.Count > 0 ? moments.Min() : null;
+            _nextDueStale = false;
+            return _nextDue;
         }
     }
 

@@ -105,6 +105,7 @@ public sealed partial class Account
             default:
                 throw new ArgumentOutOfRangeException(nameof(@event), @event.GetType().Name, "Unknown account event.");
         }
+        _nextDueStale = true;
         return this;
     }
 

@@ -9,11 +9,6 @@ namespace Metering.Host.Api;
 /// <summary>What every account endpoint shares: id validation, asking the account, mapping refusals to problems.</summary>
 public sealed class AccountApi(IRequiredActor<AccountRegion> accounts, AccountsOptions options)
 {
-    public static IResult? Invalid(string accountId) =>
-        AccountId.IsValid(accountId)
-            ? null
-            : Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid account id", detail: $"An account id is {AccountId.Rule}.");
-
     public async Task<T> AskAsync<T>(IAccountMessage message, CancellationToken ct)
     {
         var region = await accounts.GetAsync(ct);

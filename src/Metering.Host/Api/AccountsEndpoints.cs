@@ -65,7 +65,6 @@ public static class AccountsEndpoints
 
     private static async Task<IResult> GetOverview(string accountId, AccountApi api, MeterCatalog meters, CancellationToken ct)
     {
-        if (AccountApi.Invalid(accountId) is { } invalid) return invalid;
         var o = await api.AskAsync<AccountOverview>(new GetAccountOverview(accountId), ct);
         // Every configured meter is listed, zero when unused, so the page never has to guess.
         var usage = meters.Meters.ToDictionary(m => m.Key, m => o.Usage.GetValueOrDefault(m.Key));

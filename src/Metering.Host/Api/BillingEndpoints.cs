@@ -30,7 +30,6 @@ public static class BillingEndpoints
 
     private static async Task<IResult> ListPaymentMethods(string accountId, AccountApi api, CancellationToken ct)
     {
-        if (AccountApi.Invalid(accountId) is { } invalid) return invalid;
         var methods = await api.AskAsync<AccountPaymentMethods>(new GetAccountPaymentMethods(accountId), ct);
         return Results.Ok(methods.Methods.Select(m => ToView(m, methods.DefaultPaymentMethodId)).ToArray());
     }
@@ -41,7 +40,6 @@ public static class BillingEndpoints
     /// </summary>
     private static async Task<IResult> AddPaymentMethod(string accountId, CardRequest request, AccountApi api, IPaymentGateway gateway, TimeProvider time, CancellationToken ct)
     {
-        if (AccountApi.Invalid(accountId) is { } invalid) return invalid;
         if (request.Type is not (null or "card"))
             return AccountApi.BadRequest("unsupported_type", "Only cards (type \"card\") are accepted.");
         var card = new CardDetails(request.Number ?? "", request.ExpMonth, request.ExpYear, request.Cvc ?? "", request.HolderName ?? "");
@@ -64,7 +62,6 @@ public static class BillingEndpoints
 
     private static async Task<IResult> PaymentMethodCommand(string accountId, IAccountMessage command, AccountApi api, CancellationToken ct)
     {
-        if (AccountApi.Invalid(accountId) is { } invalid) return invalid;
         var result = await api.AskAsync<AccountCommandResult>(command, ct);
         if (result.Outcome.Refusal is { } refusal) return AccountApi.Problem(refusal);
         return await ListPaymentMethods(accountId, api, ct);
@@ -76,7 +73,6 @@ public static class BillingEndpoints
     /// </summary>
     private static async Task<IResult> AddFunds(string accountId, FundsRequest request, HttpRequest http, AccountApi api, CancellationToken ct)
     {
-        if (AccountApi.Invalid(accountId) is { } invalid) return invalid;
         var key = request.IdempotencyKey ?? http.Headers["Idempotency-Key"].FirstOrDefault();
         if (string.IsNullOrWhiteSpace(key))
             return AccountApi.BadRequest("missing_idempotency_key", "Send an idempotencyKey (or an Idempotency-Key header) so a retry never adds funds twice.");
@@ -92,7 +88,6 @@ public static class BillingEndpoints
 
     private static async Task<IResult> ConfigureAutoRecharge(string accountId, AutoRechargeRequest request, AccountApi api, CancellationToken ct)
     {
-        if (AccountApi.Invalid(accountId) is { } invalid) return invalid;
         var settings = new AutoRechargeSettings(request.Enabled, request.Threshold, request.Amount, request.PaymentMethodId);
         var result = await api.AskAsync<AccountCommandResult>(new ConfigureAccountAutoRecharge(accountId, settings), ct);
         return result.Outcome.Refusal is { } refusal
@@ -102,7 +97,6 @@ public static class BillingEndpoints
 
     private static async Task<IResult> GetLedger(string accountId, AccountApi api, CancellationToken ct, int page = 1, int pageSize = 50)
     {
-        if (AccountApi.Invalid(accountId) is { } invalid) return invalid;
         if (InvoicesEndpoints.InvalidPage(page, pageSize) is { } bad) return bad;
         var ledger = await api.AskAsync<AccountLedger>(new GetAccountLedger(accountId), ct);
         // Newest first; entries are never edited, so pages are stable.

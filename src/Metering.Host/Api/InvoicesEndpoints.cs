@@ -31,7 +31,6 @@ public static class InvoicesEndpoints
     private static async Task<IResult> List(string accountId, AccountApi api, CancellationToken ct,
         int page = 1, int pageSize = 50, DateTimeOffset? from = null, DateTimeOffset? to = null)
     {
-        if (AccountApi.Invalid(accountId) is { } invalid) return invalid;
         if (InvalidPage(page, pageSize) is { } bad) return bad;
         var invoices = (await api.AskAsync<AccountInvoices>(new GetAccountInvoices(accountId), ct)).Invoices
             .Where(i => (from is null || i.IssuedAt >= from) && (to is null || i.IssuedAt < to))
@@ -42,7 +41,6 @@ public static class InvoicesEndpoints
 
     private static async Task<IResult> WithInvoice(string accountId, string invoiceId, AccountApi api, CancellationToken ct, Func<Invoice, IResult> answer)
     {
-        if (AccountApi.Invalid(accountId) is { } invalid) return invalid;
         var invoices = await api.AskAsync<AccountInvoices>(new GetAccountInvoices(accountId), ct);
         return invoices.Invoices.FirstOrDefault(i => i.Id == invoiceId) is { } invoice
             ? answer(invoice)
@@ -51,13 +49,11 @@ public static class InvoicesEndpoints
 
     private static async Task<IResult> GetPreferences(string accountId, AccountApi api, CancellationToken ct)
     {
-        if (AccountApi.Invalid(accountId) is { } invalid) return invalid;
         return Results.Ok((await api.AskAsync<AccountPreferences>(new GetAccountPreferences(accountId), ct)).Preferences);
     }
 
     private static async Task<IResult> PutPreferences(string accountId, Preferences preferences, AccountApi api, CancellationToken ct)
     {
-        if (AccountApi.Invalid(accountId) is { } invalid) return invalid;
         var errors = preferences.Validate();
         if (errors.Count > 0)
             return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid preferences",
@@ -69,7 +65,6 @@ public static class InvoicesEndpoints
 
     private static async Task<IResult> ListNotifications(string accountId, AccountApi api, CancellationToken ct, int page = 1, int pageSize = 50)
     {
-        if (AccountApi.Invalid(accountId) is { } invalid) return invalid;
         if (InvalidPage(page, pageSize) is { } bad) return bad;
         var all = (await api.AskAsync<AccountNotifications>(new GetAccountNotifications(accountId), ct)).Notifications.Reverse().ToList();
         return Results.Ok(new Paged<Notification>(all.Skip((page - 1) * pageSize).Take(pageSize).ToArray(), page, pageSize, all.Count));

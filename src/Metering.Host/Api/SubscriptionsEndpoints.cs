@@ -22,7 +22,6 @@ public static class SubscriptionsEndpoints
 
     private static async Task<IResult> List(string accountId, AccountApi api, CancellationToken ct)
     {
-        if (AccountApi.Invalid(accountId) is { } invalid) return invalid;
         var subs = await api.AskAsync<AccountSubscriptions>(new GetAccountSubscriptions(accountId), ct);
         return Results.Ok(subs.Subscriptions.Select(AccountsEndpoints.ToView).ToArray());
     }
@@ -30,7 +29,6 @@ public static class SubscriptionsEndpoints
     private static async Task<IResult> Subscribe(
         string accountId, SubscribeRequest request, AccountApi api, IRequiredActor<PlanCatalogSingleton> catalog, AccountsOptions options, CancellationToken ct)
     {
-        if (AccountApi.Invalid(accountId) is { } invalid) return invalid;
         if (string.IsNullOrWhiteSpace(request.PlanId))
             return AccountApi.BadRequest("missing_plan", "Name the plan to subscribe to (planId).");
         var found = await (await catalog.GetAsync(ct)).Ask<PlanFound>(new GetPlan(request.PlanId), options.AskTimeout, ct);
@@ -51,7 +49,6 @@ public static class SubscriptionsEndpoints
     /// </summary>
     private static async Task<IResult> Cancel(string accountId, string subscriptionId, AccountApi api, CancellationToken ct, bool atPeriodEnd = false)
     {
-        if (AccountApi.Invalid(accountId) is { } invalid) return invalid;
         var result = await api.AskAsync<AccountCommandResult>(new CancelAccountSubscription(accountId, subscriptionId, atPeriodEnd), ct);
         if (result.Outcome.Refusal is { } refusal) return AccountApi.Problem(refusal);
         var subs = await api.AskAsync<AccountSubscriptions>(new GetAccountSubscriptions(accountId), ct);
