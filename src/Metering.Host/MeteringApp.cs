@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using Akka.Hosting;
 using Metering.Accounts;
 using Metering.Accounts.Cluster;
+using Metering.Accounts.History;
 using Metering.Accounts.Persistence;
 using Metering.Billing.Payments;
 using Metering.Billing.Plans;
@@ -51,6 +52,7 @@ public static class MeteringApp
         builder.Services.AddOpenApi();
         builder.Services.AddHttpClient<INotificationSink, NotificationSender>(http => http.Timeout = TimeSpan.FromSeconds(10));
         builder.Services.AddSingleton<AccountApi>();
+        builder.Services.AddMeteringAccountHistory();
         // Plans carry polymorphic prices whose "model" may come anywhere in the object.
         builder.Services.ConfigureHttpJsonOptions(o =>
         {
@@ -95,6 +97,7 @@ public static class MeteringApp
         api.MapSubscriptionsEndpoints();
         api.MapBillingEndpoints();
         api.MapInvoicesEndpoints();
+        api.MapInsightsEndpoints();
         api.MapSystemEndpoints();
         api.MapClusterEndpoints();
 
