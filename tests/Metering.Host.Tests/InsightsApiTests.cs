@@ -195,6 +195,20 @@ public sealed class InsightsApiTests : IAsyncLifetime
         }
         await GetAsync($"/api/v1/accounts/bad id!/insights/forecast", HttpStatusCode.BadRequest);
 
+        // Described in the generated OpenAPI document with their parameters.
+        var paths = (await GetAsync("/openapi/v1.json")).GetProperty("paths");
+        foreach (var (path, operation, parameter) in new[]
+                 {
+                     ("/api/v1/accounts/{accountId}/insights/forecast", "GetRunOutForecast", "window"),
+                     ("/api/v1/accounts/{accountId}/insights/plan-fit", "GetPlanFit", "periods"),
+                     ("/api/v1/accounts/{accountId}/balance", "GetBalanceAt", "at"),
+                 })
+        {
+            var get = paths.GetProperty(path).GetProperty("get");
+            Assert.Equal(operation, get.GetProperty("operationId").GetString());
+            Assert.Contains(parameter, get.GetProperty("parameters").EnumerateArray().Select(p => p.GetProperty("name").GetString()));
+        }
+
         // An account never seen answers zeros, as the overview does.
         var nobody = await GetAsync("/api/v1/accounts/acct-nobody/insights/forecast");
         Assert.Equal((0m, 0m, JsonValueKind.Null, 0), (nobody.GetProperty("balance").GetDecimal(), nobody.GetProperty("burnPerDay").GetDecimal(),

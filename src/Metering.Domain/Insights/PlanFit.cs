@@ -90,6 +90,13 @@ public static class PlanFit
 
     private static bool In(BillingCycle period, DateTimeOffset at) => at >= period.Start && at < period.End;
 
+    private static int IndexOf(IReadOnlyList<BillingCycle> periods, DateTimeOffset at)
+    {
+        for (var i = 0; i < periods.Count; i++)
+            if (In(periods[i], at)) return i;
+        return -1;
+    }
+
     private static FitOption Evaluate(Account account, IReadOnlyList<Holding> holdings, IReadOnlyList<UsageRecorded> batches, IReadOnlyList<BillingCycle> closed, IReadOnlyList<string> meters)
     {
         var overage = new decimal[closed.Count];
@@ -110,7 +117,8 @@ public static class PlanFit
                 ApplyAll(sim, sim.Decide(new AdvanceClock(batch.At)).Events);
                 var recorded = sim.Decide(new RecordUsage(batch.Accepted, batch.At)).Events;
                 ApplyAll(sim, recorded);
-                var period = closed.Select((p, i) => (p, i)).FirstOrDefault(x => In(x.p, batch.At), (default, -1)).Item2;
+                // Batches before the first compared period only bring the simulated quotas to where they stood.
+                var period = IndexOf(closed, batch.At);
                 if (period >= 0)
                     overage[period] += recorded.OfType<UsageRecorded>().Sum(u => u.Charges?.Sum(c => c.Amount) ?? 0);
             }
