@@ -41,10 +41,12 @@ internal sealed class Journaled
     public void Subscribe(Plan plan, DateTimeOffset at, string? team = null) => Run(Account.Decide(new Subscribe(plan, team, at)));
 
     /// <summary>Catches up with time first, as the actor does before every message.</summary>
-    public void Use(DateTimeOffset at, params (string Meter, decimal Quantity)[] usage)
+    public void Use(DateTimeOffset at, params (string Meter, decimal Quantity)[] usage) => UseAs(null, at, usage);
+
+    public void UseAs(string? team, DateTimeOffset at, params (string Meter, decimal Quantity)[] usage)
     {
         Persist(Account.Decide(new AdvanceClock(at)).Events);
-        var records = usage.Select(u => new UsageRecord("crm", $"e-{++_offset}", u.Meter, u.Quantity, at, null, null, new KafkaPosition(0, _offset))).ToArray();
+        var records = usage.Select(u => new UsageRecord("crm", $"e-{++_offset}", u.Meter, u.Quantity, at, team, null, new KafkaPosition(0, _offset))).ToArray();
         Persist(Account.Decide(new RecordUsage(records, at)).Events);
     }
 }
@@ -250,6 +252,32 @@ public class PlanFitTests
             Assert.Equal(expected.Sum(), fit.Current.Total);
             Assert.Equal(fit.Current.Total - fit.Cheapest!.Total, fit.Saving);
         });
+    }
+
+    [Fact]
+    public void Current_plans_held_since_the_anchor_cost_what_the_engine_debited_team_scoping_included()
+    {
+        var start = new DateTimeOffset(2026, 3, 1, 0, 0, 0, TimeSpan.Zero);
+        var wide = new Plan("wide", "Wide", "USD", 5m, PlanInterval.Month, new Dictionary<string, decimal>(),
+            new Dictionary<string, OveragePrice> { ["call"] = new PerUnitPrice(1m) });
+        var sales = new Plan("sales", "Sales", "USD", 2m, PlanInterval.Month, new Dictionary<string, decimal> { ["call"] = 5 }, new Dictionary<string, OveragePrice>());
+        var live = new Journaled();
+        live.Subscribe(wide, start);
+        live.Subscribe(sales, start.AddMinutes(1), team: "sales");
+        live.UseAs("sales", start.AddDays(1), ("call", 8));   // 5 from the sales plan, 3 priced by wide
+        live.UseAs(null, start.AddDays(2), ("call", 3));      // the sales plan never covers other usage
+        live.UseAs("sales", start.AddMonths(1).AddDays(1), ("call", 4));
+        var fit = PlanFit.Compare(live.Account, live.Journal, [wide], 3, start.AddMonths(2).AddHours(1));
+
+        var current = fit.Options.Single(o => o.PlanIds is ["wide", "sales"]);
+        Assert.Equal("Wide + Sales (sales)", current.Label);
+        Assert.Equal([7m + 6m, 7m], current.Costs);
+        var debited = RunOutForecast.Debited(live.Journal, start.AddTicks(-1), start.AddMonths(2).AddTicks(-1));
+        Assert.Equal(debited, fit.Current.Total);
+        // Wide alone: the sales calls are no longer covered by a quota.
+        Assert.Equal([5m + 11m, 5m + 4m], fit.Options.Single(o => o.PlanIds is ["wide"]).Costs);
+        Assert.Equal(["wide", "sales"], fit.Cheapest!.PlanIds);
+        Assert.Equal(0m, fit.Saving);
     }
 
     [Fact]
