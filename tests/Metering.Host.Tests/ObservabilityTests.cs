@@ -132,6 +132,11 @@ public sealed partial class ObservabilityTests : IDisposable
     {
         await using var host = await MeteringHost.StartAsync(_data.Path, _kafka.BootstrapServers, "metering", configure: null, "--Metering:Kafka:StuckAfter=00:00:03");
         var stream = UsageStream.Generate(seed: 21, count: 50, accounts: 2, duplicateRate: 0, invalidRate: 0);
+        // One event first: the journal's tables are created on first use, and the lock needs them.
+        await new UsageStream().ProduceAsync(_kafka.BootstrapServers, UsageTopic,
+            [("acct-warm", UsageStream.Event("warm-1", "crm.lead.created", "acct-warm", new { quantity = 1 }))]);
+        await Eventually.TrueAsync(async () => (await host.OverviewAsync("acct-warm")).GetProperty("eventsProcessed").GetInt64() == 1,
+            TimeSpan.FromSeconds(30), "the first event was never counted");
 
         await using (await JournalWriteLock.TakeAsync(host.Services.GetRequiredService<JournalDatabase>()))
         {
