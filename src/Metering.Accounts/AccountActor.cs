@@ -74,6 +74,8 @@ public sealed class AccountActor : ReceivePersistentActor, IWithTimers
         On<RemoveAccountPaymentMethod>(m => Execute(_account.Decide(new RemovePaymentMethod(m.PaymentMethodId, Now))));
         On<SetAccountDefaultPaymentMethod>(m => Execute(_account.Decide(new SetDefaultPaymentMethod(m.PaymentMethodId, Now))));
         On<ConfigureAccountAutoRecharge>(m => Execute(_account.Decide(new ConfigureAutoRecharge(m.Settings, Now))));
+        On<VoidAccountInvoice>(m => Execute(_account.Decide(new VoidInvoice(m.InvoiceId, Now))));
+        On<MarkAccountInvoiceUncollectible>(m => Execute(_account.Decide(new MarkInvoiceUncollectible(m.InvoiceId, Now))));
         On<AddAccountFunds>(HandleAddFunds);
 
         Command<PaymentAnswered>(HandlePaymentAnswered);
