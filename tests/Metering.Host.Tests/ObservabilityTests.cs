@@ -14,6 +14,7 @@ using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Trace;
 using YamlDotNet.Serialization;
 using YamlDotNet.Serialization.NamingConventions;
+using Metering.Tests.Shared;
 
 namespace Metering.Host.Tests;
 

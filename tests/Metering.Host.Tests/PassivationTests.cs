@@ -4,6 +4,7 @@ using Akka.Cluster.Sharding;
 using Akka.Hosting;
 using Metering.Accounts;
 using Microsoft.Extensions.DependencyInjection;
+using Metering.Tests.Shared;
 
 namespace Metering.Host.Tests;
 
