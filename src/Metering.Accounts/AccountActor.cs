@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using Akka.Persistence;
@@ -36,6 +37,8 @@ public sealed class AccountActor : ReceivePersistentActor, IWithTimers
     /// <summary>Who waits for which purchase to finish (add-funds requests, retries included).</summary>
     private readonly Dictionary<string, List<IActorRef>> _fundsWaiters = new(StringComparer.Ordinal);
     private Account _account;
+    /// <summary>When this incarnation started, for the recovery time.</summary>
+    private readonly long _startedAt = Stopwatch.GetTimestamp();
 
     public AccountActor(string accountId, AccountsOptions options, AccountServices services, IActorRef schedule)
     {
@@ -71,6 +74,8 @@ public sealed class AccountActor : ReceivePersistentActor, IWithTimers
         On<RemoveAccountPaymentMethod>(m => Execute(_account.Decide(new RemovePaymentMethod(m.PaymentMethodId, Now))));
         On<SetAccountDefaultPaymentMethod>(m => Execute(_account.Decide(new SetDefaultPaymentMethod(m.PaymentMethodId, Now))));
         On<ConfigureAccountAutoRecharge>(m => Execute(_account.Decide(new ConfigureAutoRecharge(m.Settings, Now))));
+        On<VoidAccountInvoice>(m => Execute(_account.Decide(new VoidInvoice(m.InvoiceId, Now))));
+        On<MarkAccountInvoiceUncollectible>(m => Execute(_account.Decide(new MarkInvoiceUncollectible(m.InvoiceId, Now))));
         On<AddAccountFunds>(HandleAddFunds);
 
         Command<PaymentAnswered>(HandlePaymentAnswered);
@@ -137,6 +142,12 @@ public sealed class AccountActor : ReceivePersistentActor, IWithTimers
 
 
     public ITimerScheduler Timers { get; set; } = null!;
+
+    protected override void PostStop()
+    {
+        _telemetry.Passivated();
+        base.PostStop();
+    }
 
     private DateTimeOffset Now => _time.GetUtcNow();
 
@@ -233,6 +244,7 @@ public sealed class AccountActor : ReceivePersistentActor, IWithTimers
     /// <summary>After a crash or passivation: finish every charge that was requested, with its original key.</summary>
     private void ResumeAfterRecovery()
     {
+        _telemetry.Recovered(Stopwatch.GetElapsedTime(_startedAt));
         foreach (var purchase in _account.PendingPurchases) Charge(purchase);
         ScheduleRechargeRetry();
         ScheduleClock();

@@ -33,7 +33,7 @@ public static class IngestionServiceCollectionExtensions
         services.AddSingleton<UsageEventParser>();
         services.AddSingleton<MeteringProducer>();
         services.AddSingleton<IngestionMetrics>();
-        services.AddSingleton<IngestionStatus>();
+        services.AddSingleton(_ => new IngestionStatus(TimeProvider.System));
         services.AddSingleton<UsageBatchProcessor>();
         services.AddHostedService<UsageConsumerService>();
         return services;

@@ -1,3 +1,5 @@
+using System.Text;
+using System.Text.Json.Nodes;
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using Metering.Accounts.Messages;
@@ -42,6 +44,30 @@ public class AccountSerializerTests : TestKit
         Assert.Equal(new UsageAccepted("a", 1, 2, 3), RoundTrip(new UsageAccepted("a", 1, 2, 3), "usage-accepted.v1"));
         Assert.Equal(new GetAccountOverview("a"), RoundTrip(new GetAccountOverview("a"), "get-overview.v1"));
         Assert.Equal(Record, Assert.Single(RoundTrip(new RecordAccountUsage("a", [Record]), "record-usage.v1").Records));
+    }
+
+    [Fact]
+    public void Invoice_transitions_and_card_renewals_round_trip_and_older_events_read_with_the_defaults()
+    {
+        Assert.Equal(new InvoiceVoided("inv_1", T0), RoundTrip(new InvoiceVoided("inv_1", T0), "invoice-voided.v1"));
+        Assert.Equal(new InvoiceMarkedUncollectible("inv_1", T0), RoundTrip(new InvoiceMarkedUncollectible("inv_1", T0), "invoice-marked-uncollectible.v1"));
+        Assert.Equal(new VoidAccountInvoice("a", "inv_1"), RoundTrip(new VoidAccountInvoice("a", "inv_1"), "void-invoice.v1"));
+        Assert.Equal(new MarkAccountInvoiceUncollectible("a", "inv_1"), RoundTrip(new MarkAccountInvoiceUncollectible("a", "inv_1"), "mark-invoice-uncollectible.v1"));
+        var request = new PaymentRequested("pur_1", PurchaseKind.Renewal, "a/pur_1", null, 30m, "USD", "pm_1", "tok", 1, T0, "inv_2");
+        Assert.Equal(request, RoundTrip(request, "payment-requested.v1"));
+        var preferences = RoundTrip(new PreferencesUpdated(Preferences.Default with { RenewalPayment = RenewalPayment.Card }, T0), "preferences-updated.v1");
+        Assert.Equal(RenewalPayment.Card, preferences.Preferences.RenewalPayment);
+
+        // Written before these fields existed: a wallet renewal, a charge for no invoice.
+        var serializer = new AccountSerializer((ExtendedActorSystem)Sys);
+        var old = (PaymentRequested)serializer.FromBinary(Encoding.UTF8.GetBytes(
+            """{"purchaseId":"pur_1","kind":1,"gatewayKey":"a/pur_1","clientKey":null,"amount":5,"currency":"USD","paymentMethodId":"pm_1","token":"tok","attempt":1,"at":"2026-01-01T00:00:00+00:00"}"""),
+            "payment-requested.v1");
+        Assert.Null(old.InvoiceId);
+        var written = JsonNode.Parse(serializer.ToBinary(new PreferencesUpdated(Preferences.Default with { RenewalPayment = RenewalPayment.Card }, T0)))!;
+        Assert.True(written["preferences"]!.AsObject().Remove("renewalPayment"));
+        var oldPreferences = (PreferencesUpdated)serializer.FromBinary(Encoding.UTF8.GetBytes(written.ToJsonString()), "preferences-updated.v1");
+        Assert.Equal(RenewalPayment.Wallet, oldPreferences.Preferences.RenewalPayment);
     }
 
     [Fact]

@@ -103,6 +103,83 @@ public sealed class InvoicesApiTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NotFound, (await _host.Http.GetAsync($"/api/v1/accounts/{account}/invoices/inv_99/pdf")).StatusCode);
     }
 
+    private async Task<JsonElement> InvoiceAsync(string account, string id) => await _host.SendAsync(HttpMethod.Get, $"/api/v1/accounts/{account}/invoices/{id}");
+
+    private async Task SubscribeAsync(string account, string planId, decimal fee)
+    {
+        await _host.SendAsync(HttpMethod.Put, $"/api/v1/plans/{planId}", new
+        {
+            id = planId, name = planId, currency = "USD", fee, interval = "month", quotas = new { }, overage = new { },
+        }, HttpStatusCode.Created);
+        await _host.SendAsync(HttpMethod.Post, $"/api/v1/accounts/{account}/subscriptions", new { planId }, HttpStatusCode.Created);
+    }
+
+    [Fact]
+    public async Task An_open_invoice_can_be_voided_or_marked_uncollectible_once_and_the_documents_say_so()
+    {
+        const string account = "acct-void";
+        // An empty wallet: both plan fees stay due, 10 + 25 pending.
+        await SubscribeAsync(account, "t-void-a", 10m);
+        await SubscribeAsync(account, "t-void-b", 25m);
+        Assert.Equal(35m, (await _host.OverviewAsync(account)).GetProperty("pendingBalance").GetDecimal());
+
+        var voided = await _host.SendAsync(HttpMethod.Post, $"/api/v1/accounts/{account}/invoices/inv_1/void");
+        Assert.Equal(("void", 0m), (voided.GetProperty("status").GetString(), voided.GetProperty("amountDue").GetDecimal()));
+        Assert.Equal(25m, (await _host.OverviewAsync(account)).GetProperty("pendingBalance").GetDecimal());
+
+        var uncollectible = await _host.SendAsync(HttpMethod.Post, $"/api/v1/accounts/{account}/invoices/inv_2/mark-uncollectible");
+        Assert.Equal(("uncollectible", 25m), (uncollectible.GetProperty("status").GetString(), uncollectible.GetProperty("amountDue").GetDecimal()));
+        Assert.Equal(25m, (await _host.OverviewAsync(account)).GetProperty("pendingBalance").GetDecimal()); // still owed
+
+        var again = await _host.SendAsync(HttpMethod.Post, $"/api/v1/accounts/{account}/invoices/inv_1/mark-uncollectible", expected: HttpStatusCode.Conflict);
+        Assert.Equal("invoice_not_open", again.GetProperty("code").GetString());
+        await _host.SendAsync(HttpMethod.Post, $"/api/v1/accounts/{account}/invoices/inv_2/void", expected: HttpStatusCode.Conflict);
+        await _host.SendAsync(HttpMethod.Post, $"/api/v1/accounts/{account}/invoices/inv_9/void", expected: HttpStatusCode.NotFound);
+
+        Assert.Contains("void", await _host.Http.GetStringAsync($"/api/v1/accounts/{account}/invoices/inv_1/html"));
+        Assert.Contains("uncollectible", PdfText(await _host.Http.GetByteArrayAsync($"/api/v1/accounts/{account}/invoices/inv_2/pdf")));
+        var types = (await _host.SendAsync(HttpMethod.Get, $"/api/v1/accounts/{account}/notifications")).GetProperty("items").EnumerateArray()
+            .Select(n => n.GetProperty("type").GetString()).ToList();
+        Assert.Single(types, t => t == "invoice.voided");
+    }
+
+    [Theory]
+    [InlineData("4242424242424242", "paid", 10, 0)]
+    [InlineData("4000000000000002", "open", 0, 10)]
+    public async Task With_renewalPayment_card_a_renewal_is_charged_to_the_default_card_and_a_decline_falls_back_to_the_wallet(
+        string cardNumber, string status, decimal balance, decimal due)
+    {
+        var account = "acct-card-" + cardNumber[^4..];
+        await _host.SendAsync(HttpMethod.Post, $"/api/v1/accounts/{account}/payment-methods",
+            new { type = "card", number = "4242424242424242", expMonth = 12, expYear = 2031, cvc = "123", holderName = "Ada" }, HttpStatusCode.Created);
+        await _host.SendAsync(HttpMethod.Post, $"/api/v1/accounts/{account}/funds", new { amount = 30m, idempotencyKey = "seed" });
+        var card = await _host.SendAsync(HttpMethod.Post, $"/api/v1/accounts/{account}/payment-methods",
+            new { type = "card", number = cardNumber, expMonth = 12, expYear = 2031, cvc = "123", holderName = "Ada", makeDefault = true }, HttpStatusCode.Created);
+        Assert.True(card.GetProperty("isDefault").GetBoolean());
+        await _host.SendAsync(HttpMethod.Put, $"/api/v1/accounts/{account}/preferences", new
+        {
+            billingInfo = new { name = "Card renewals" },
+            notifications = new { renewalReminderDays = 7, invoiceDueReminderDays = 3, channels = new[] { "kafka" } },
+            renewalPayment = "card",
+        });
+        Assert.Equal("card", (await _host.SendAsync(HttpMethod.Get, $"/api/v1/accounts/{account}/preferences")).GetProperty("renewalPayment").GetString());
+        await SubscribeAsync(account, "t-card-" + cardNumber[^4..], 20m); // the first period's fee comes from the wallet: 10 left
+        Assert.Equal(10m, (await _host.OverviewAsync(account)).GetProperty("balance").GetDecimal());
+
+        _clock.Advance(TimeSpan.FromDays(32));
+        JsonElement renewal = default;
+        await Eventually.TrueAsync(async () =>
+        {
+            var items = (await _host.SendAsync(HttpMethod.Get, $"/api/v1/accounts/{account}/invoices")).GetProperty("items");
+            renewal = items[0];
+            return items.GetArrayLength() == 3 && renewal.GetProperty("status").GetString() == status && renewal.GetProperty("amountDue").GetDecimal() == due;
+        }, TimeSpan.FromSeconds(15), "the renewal was never settled");
+
+        // Paid by card: the wallet keeps its 10. Declined: the wallet pays 10 of the 20 and the rest stays due.
+        var overview = await _host.OverviewAsync(account);
+        Assert.Equal((balance, due), (overview.GetProperty("balance").GetDecimal(), overview.GetProperty("pendingBalance").GetDecimal()));
+    }
+
     [Fact]
     public async Task Invalid_preferences_answer_400_with_the_fields_in_error()
     {

@@ -3,13 +3,15 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Metering.Host;
+using Metering.Tests.Shared;
 using Microsoft.AspNetCore.Builder;
 
 namespace Metering.Host.Tests;
 
 /// <summary>
 /// A real engine host on loopback: Kestrel on a free port, Akka cluster of one, SQLite in a temp
-/// folder, and either its own embedded broker or the Kafka the test names.
+/// folder (or a PostgreSQL database of that folder's own, see <see cref="TestPersistence"/>), and
+/// either its own embedded broker or the Kafka the test names.
 /// </summary>
 public sealed class MeteringHost : IAsyncDisposable
 {
@@ -41,6 +43,8 @@ public sealed class MeteringHost : IAsyncDisposable
             // The demo accounts of the embedded default would add usage these tests do not expect.
             "--Metering:Demo:Enabled=false",
             .. bootstrapServers is null ? Array.Empty<string>() : [$"--Metering:Kafka:BootstrapServers={bootstrapServers}"],
+            // A test that names its provider keeps it; the others run on the one test.sh's pass chose.
+            .. extra.Any(a => a.StartsWith("--Metering:Persistence:Provider=", StringComparison.Ordinal)) ? [] : TestPersistence.HostArgs(dataDir),
             .. extra,
         ];
         var app = MeteringApp.Build(args, configure);
@@ -96,13 +100,14 @@ public static class Eventually
     }
 }
 
-/// <summary>A folder under /tmp removed with the test.</summary>
+/// <summary>A folder under /tmp removed with the test, with the PostgreSQL database an engine may have had for it.</summary>
 public sealed class TempDir : IDisposable
 {
     public string Path { get; } = Directory.CreateTempSubdirectory("metering-test-").FullName;
 
     public void Dispose()
     {
+        TestPersistence.Release(Path);
         try { Directory.Delete(Path, recursive: true); } catch (IOException) { }
     }
 }

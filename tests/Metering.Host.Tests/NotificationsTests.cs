@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
+using Metering.Tests.Shared;
 
 namespace Metering.Host.Tests;
 
@@ -97,6 +98,18 @@ public sealed class NotificationsTests : IAsyncLifetime
             _clock.Advance(TimeSpan.FromDays(24));
             await host.SendAsync(HttpMethod.Get, $"/api/v1/accounts/{account}/overview");
             await Eventually.TrueAsync(() => Task.FromResult(_received.Count(r => r.Type == "renewal.upcoming") == 1), TimeSpan.FromSeconds(15), "no renewal reminder on the webhook");
+
+            // Each channel took each notification once, and none failed (counted once the webhook answered).
+            PrometheusScrape scrape = null!;
+            await Eventually.TrueAsync(async () =>
+            {
+                scrape = await PrometheusScrape.FromAsync(host);
+                return scrape.Sum("metering_notifications_delivered_total", ("channel", "webhook"), ("type", "renewal.upcoming")) == 1;
+            }, TimeSpan.FromSeconds(10), "the webhook delivery was not counted");
+            foreach (var channel in new[] { "kafka", "webhook" })
+            foreach (var type in new[] { "invoice.created", "renewal.upcoming" })
+                Assert.Equal(1, scrape.Sum("metering_notifications_delivered_total", ("channel", channel), ("type", type)));
+            Assert.Equal(0, scrape.Sum("metering_notifications_failed_total"));
         }
 
         await using (var again = await StartHostAsync())

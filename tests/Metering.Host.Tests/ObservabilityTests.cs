@@ -1,4 +1,5 @@
 using System.Collections.ObjectModel;
+using System.Data.Common;
 using System.Diagnostics;
 using System.Net;
 using System.Text;
@@ -6,12 +7,14 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Akka.Actor;
 using Metering.Accounts;
+using Metering.Accounts.Persistence;
 using Metering.Ingestion.Consumer;
 using Metering.Ingestion.Kafka;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Trace;
 using YamlDotNet.Serialization;
 using YamlDotNet.Serialization.NamingConventions;
+using Metering.Tests.Shared;
 
 namespace Metering.Host.Tests;
 
@@ -126,6 +129,36 @@ public sealed partial class ObservabilityTests : IDisposable
     }
 
     [Fact]
+    public async Task Readiness_goes_red_while_the_consumer_cannot_commit_and_green_once_it_can()
+    {
+        await using var host = await MeteringHost.StartAsync(_data.Path, _kafka.BootstrapServers, "metering", configure: null, "--Metering:Kafka:StuckAfter=00:00:03");
+        var stream = UsageStream.Generate(seed: 21, count: 50, accounts: 2, duplicateRate: 0, invalidRate: 0);
+        // One event first: the journal's tables are created on first use, and the lock needs them.
+        await new UsageStream().ProduceAsync(_kafka.BootstrapServers, UsageTopic,
+            [("acct-warm", UsageStream.Event("warm-1", "crm.lead.created", "acct-warm", new { quantity = 1 }))]);
+        await Eventually.TrueAsync(async () => (await host.OverviewAsync("acct-warm")).GetProperty("eventsProcessed").GetInt64() == 1,
+            TimeSpan.FromSeconds(30), "the first event was never counted");
+
+        await using (await JournalWriteLock.TakeAsync(host.Services.GetRequiredService<JournalDatabase>()))
+        {
+            await stream.ProduceAsync(_kafka.BootstrapServers, UsageTopic);
+            string body = "";
+            await Eventually.TrueAsync(async () =>
+            {
+                using var response = await host.Http.GetAsync("/health/ready");
+                body = await response.Content.ReadAsStringAsync();
+                return response.StatusCode == HttpStatusCode.ServiceUnavailable;
+            }, TimeSpan.FromSeconds(30), "readiness stayed green while no batch could persist");
+            Assert.Contains("consumer stuck", body);
+            Assert.Contains("journal reachable", body); // the journal answers reads; only writes wait
+        }
+
+        await stream.WaitUntilCountedAsync(host, TimeSpan.FromSeconds(90));
+        await Eventually.TrueAsync(async () => (await host.Http.GetAsync("/health/ready")).IsSuccessStatusCode,
+            TimeSpan.FromSeconds(30), "readiness stayed red after batches committed again");
+    }
+
+    [Fact]
     public async Task The_dashboard_and_alert_rules_load_and_name_only_metrics_the_engine_exports()
     {
         var root = RepositoryRoot();
@@ -139,12 +172,23 @@ public sealed partial class ObservabilityTests : IDisposable
         var alerts = new DeserializerBuilder().WithNamingConvention(CamelCaseNamingConvention.Instance).Build()
             .Deserialize<AlertFile>(File.ReadAllText(Path.Combine(root, "deploy/prometheus/alerts.yml")));
         var rules = Assert.Single(alerts.Groups).Rules;
-        Assert.Equal(["MeteringConsumerLagGrowing", "MeteringDeadLetterSpike", "MeteringNodeUnreachable", "MeteringRechargeFailures"], rules.Select(r => r.Alert));
+        Assert.Equal(["MeteringConsumerLagGrowing", "MeteringConsumerStuck", "MeteringDeadLetterSpike", "MeteringNodeUnreachable",
+            "MeteringNotificationFailures", "MeteringRechargeFailures", "MeteringSlowRecovery"], rules.Select(r => r.Alert));
         Assert.All(rules, r => Assert.False(string.IsNullOrWhiteSpace(r.Expr) || string.IsNullOrWhiteSpace(r.For) || !r.Annotations.ContainsKey("summary")));
         expressions.AddRange(rules.Select(r => r.Expr));
 
-        // Make the engine export every metric once: usage over HTTP, a dead letter, a recharge and an invoice.
-        await using var host = await MeteringHost.StartAsync(_data.Path, _kafka.BootstrapServers);
+        // Make the engine export every metric once: usage over HTTP, a dead letter, a recharge, an invoice,
+        // a notification delivered and one refused by its webhook, and an idle account passivated.
+        await using var host = await MeteringHost.StartAsync(_data.Path, _kafka.BootstrapServers, "metering", configure: null, "--Metering:Accounts:PassivateAfter=00:00:02");
+        await host.SendAsync(HttpMethod.Put, "/api/v1/accounts/acct-obs/preferences", new
+        {
+            billingInfo = new { name = "Obs" },
+            notifications = new
+            {
+                renewalReminderDays = 7, invoiceDueReminderDays = 3, channels = new[] { "kafka", "webhook" },
+                webhookUrl = new Uri(host.Http.BaseAddress!, "/no-such-webhook").ToString(), webhookSecret = "whsec_0123456789abcdef",
+            },
+        });
         await host.SendAsync(HttpMethod.Post, "/api/v1/accounts/acct-obs/payment-methods",
             new { type = "card", number = "4242424242424242", expMonth = 12, expYear = 2031, cvc = "123", holderName = "Ada Lovelace", makeDefault = true }, HttpStatusCode.Created);
         await host.SendAsync(HttpMethod.Put, "/api/v1/accounts/acct-obs/auto-recharge", new { enabled = true, threshold = 5m, amount = 20m });
@@ -163,6 +207,34 @@ public sealed partial class ObservabilityTests : IDisposable
             missing = referenced.Where(n => !exported.Contains(n)).Order().ToArray();
             return missing.Length == 0;
         }, TimeSpan.FromSeconds(30), $"referenced but not exported: {string.Join(", ", missing)}");
+    }
+
+    /// <summary>
+    /// Holds the journal's write lock from outside, as a stuck disk or a locked table would: readers
+    /// go on, the engine's writes wait until it is released.
+    /// </summary>
+    private sealed class JournalWriteLock(DbConnection connection, DbTransaction transaction) : IAsyncDisposable
+    {
+        public static async Task<JournalWriteLock> TakeAsync(JournalDatabase journal)
+        {
+            var connection = journal.Open();
+            // SQLite: a write transaction (BEGIN IMMEDIATE) takes the database's only write lock.
+            var transaction = await connection.BeginTransactionAsync();
+            if (journal.Provider == "postgres")
+            {
+                await using var command = connection.CreateCommand();
+                command.Transaction = transaction;
+                command.CommandText = "LOCK TABLE journal IN EXCLUSIVE MODE"; // blocks inserts, not reads
+                await command.ExecuteNonQueryAsync();
+            }
+            return new JournalWriteLock(connection, transaction);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await transaction.RollbackAsync();
+            await connection.DisposeAsync();
+        }
     }
 
     /// <summary>Metric names in a PromQL expression: identifiers that are not functions, keywords, label names or durations.</summary>

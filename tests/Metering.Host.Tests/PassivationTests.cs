@@ -4,6 +4,7 @@ using Akka.Cluster.Sharding;
 using Akka.Hosting;
 using Metering.Accounts;
 using Microsoft.Extensions.DependencyInjection;
+using Metering.Tests.Shared;
 
 namespace Metering.Host.Tests;
 
@@ -34,5 +35,11 @@ public sealed class PassivationTests
         var overview = await host.OverviewAsync("acct-idle");
         Assert.Equal(12m, overview.GetProperty("usage").GetProperty("email").GetDecimal());
         Assert.Equal(1, overview.GetProperty("eventsProcessed").GetInt64());
+
+        // Started twice from the journal (first message, then after passivation), stopped at least once.
+        var scrape = await PrometheusScrape.FromAsync(host);
+        Assert.Equal(2, scrape.Sum("metering_accounts_recovery_duration_seconds_count"));
+        Assert.True(scrape.Sum("metering_accounts_recovery_duration_seconds_sum") > 0);
+        Assert.InRange(scrape.Sum("metering_accounts_passivations_total"), 1, 2);
     }
 }

@@ -3,73 +3,10 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Confluent.Kafka;
 using Metering.Ingestion.Kafka;
+using Metering.Tests.Shared;
 using Npgsql;
 
 namespace Metering.Host.Tests;
-
-/// <summary>
-/// A PostgreSQL database of the test's own, created from <c>METERING_TEST_POSTGRES</c> (a role that may
-/// create databases) and dropped with the test, so runs never see each other's journals.
-/// </summary>
-public sealed class TestPostgresDatabase : IAsyncDisposable
-{
-    public const string Variable = "METERING_TEST_POSTGRES";
-
-    private readonly string _admin;
-
-    private TestPostgresDatabase(string admin, string name)
-    {
-        _admin = admin;
-        Name = name;
-        ConnectionString = new NpgsqlConnectionStringBuilder(admin) { Database = name }.ConnectionString;
-    }
-
-    public string Name { get; }
-    public string ConnectionString { get; }
-
-    public static string AdminConnectionString =>
-        Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } value
-            ? value
-            : throw new InvalidOperationException(
-                $"{Variable} is not set, so the PostgreSQL tests have no server. Run ./test.sh, which installs and starts " +
-                $"PostgreSQL and sets it, or set {Variable} to an Npgsql connection string of a role with CREATEDB " +
-                "(e.g. Host=127.0.0.1;Username=metering;Password=metering;Database=metering_test).");
-
-    public static async Task<TestPostgresDatabase> CreateAsync()
-    {
-        var admin = AdminConnectionString;
-        var database = new TestPostgresDatabase(admin, "metering_t_" + Guid.NewGuid().ToString("N")[..16]);
-        await using var connection = new NpgsqlConnection(admin);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand($"CREATE DATABASE \"{database.Name}\" ENCODING 'UTF8' LOCALE 'C' TEMPLATE template0", connection);
-        await command.ExecuteNonQueryAsync();
-        return database;
-    }
-
-    public async Task<NpgsqlConnection> OpenAsync()
-    {
-        var connection = new NpgsqlConnection(ConnectionString);
-        await connection.OpenAsync();
-        return connection;
-    }
-
-    public async Task<T> ScalarAsync<T>(string sql)
-    {
-        await using var connection = await OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        return (T)Convert.ChangeType((await command.ExecuteScalarAsync())!, typeof(T));
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        // Pooled connections (ours and the hosts') would keep the database in use.
-        NpgsqlConnection.ClearAllPools();
-        await using var connection = new NpgsqlConnection(_admin);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{Name}\" WITH (FORCE)", connection);
-        await command.ExecuteNonQueryAsync();
-    }
-}
 
 /// <summary>The engine with <c>Metering:Persistence:Provider=postgres</c>: journal, snapshots and tags in PostgreSQL.</summary>
 public sealed class PostgresPersistenceTests : IAsyncLifetime

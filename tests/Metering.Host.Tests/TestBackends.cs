@@ -1,4 +1,5 @@
 using Metering.Ingestion.Kafka;
+using Metering.Tests.Shared;
 
 namespace Metering.Host.Tests;
 

@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Metering.Host;
+using Metering.Tests.Shared;
 using Metering.Ui;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Playwright;
@@ -40,6 +41,7 @@ public sealed class BillingPageFixture : IAsyncLifetime
             // No live demo usage: the numbers the tests read stay still.
             "--Metering:Demo:UsageInterval=00:00:00",
             "--Logging:LogLevel:Default=Warning",
+            .. TestPersistence.HostArgs(_dataDir),
         ]);
         await _app.StartAsync();
         BaseUrl = _app.Urls.First();
@@ -129,6 +131,7 @@ public sealed class BillingPageFixture : IAsyncLifetime
             await _app.StopAsync();
             await _app.DisposeAsync();
         }
+        TestPersistence.Release(_dataDir);
         try { Directory.Delete(_dataDir, recursive: true); } catch (IOException) { }
     }
 }

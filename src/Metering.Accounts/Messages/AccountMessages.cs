@@ -40,6 +40,10 @@ public sealed record SetAccountDefaultPaymentMethod(string AccountId, string Pay
 
 public sealed record ConfigureAccountAutoRecharge(string AccountId, AutoRechargeSettings Settings) : IAccountMessage;
 
+public sealed record VoidAccountInvoice(string AccountId, string InvoiceId) : IAccountMessage;
+
+public sealed record MarkAccountInvoiceUncollectible(string AccountId, string InvoiceId) : IAccountMessage;
+
 public sealed record AccountCommandResult(string AccountId, Outcome Outcome) : IAccountMessage;
 
 /// <summary>Answered with <see cref="FundsResult"/> once the gateway answered (or at once for a known key).</summary>

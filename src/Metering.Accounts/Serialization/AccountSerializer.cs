@@ -60,6 +60,10 @@ public sealed class AccountSerializer(ExtendedActorSystem system) : VersionedJso
         ["payment-methods.v1"] = typeof(AccountPaymentMethods),
         ["get-ledger.v1"] = typeof(GetAccountLedger),
         ["ledger.v1"] = typeof(AccountLedger),
+        ["invoice-voided.v1"] = typeof(InvoiceVoided),
+        ["invoice-marked-uncollectible.v1"] = typeof(InvoiceMarkedUncollectible),
+        ["void-invoice.v1"] = typeof(VoidAccountInvoice),
+        ["mark-invoice-uncollectible.v1"] = typeof(MarkAccountInvoiceUncollectible),
     };
 
     /// <summary>Types this serializer is bound to in the actor system.</summary>

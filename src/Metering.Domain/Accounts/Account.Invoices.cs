@@ -26,6 +26,36 @@ public sealed partial class Account
             : new([new PreferencesUpdated(command.Preferences, command.At)], new Outcome());
     }
 
+    /// <summary>
+    /// Voids an open invoice: what is still due leaves the pending balance (it is no longer owed);
+    /// what was already paid, from the wallet or by card, stays paid (refunds are not automatic).
+    /// </summary>
+    public Decision<Outcome> Decide(VoidInvoice command) =>
+        NotOpen(command.InvoiceId, "voided") is { } refused ? refused : new([new InvoiceVoided(command.InvoiceId, command.At)], new Outcome(command.InvoiceId));
+
+    /// <summary>
+    /// Marks an open invoice uncollectible: reminders stop, but the amount due stays owed in the
+    /// pending balance (nothing is written off), and funds added later still settle it.
+    /// </summary>
+    public Decision<Outcome> Decide(MarkInvoiceUncollectible command) =>
+        NotOpen(command.InvoiceId, "marked uncollectible") is { } refused
+            ? refused
+            : new([new InvoiceMarkedUncollectible(command.InvoiceId, command.At)], new Outcome(command.InvoiceId));
+
+    private Decision<Outcome>? NotOpen(string invoiceId, string action)
+    {
+        if (_invoices.Find(i => i.Id == invoiceId) is not { } invoice)
+            return Refuse("not_found", $"No invoice '{invoiceId}'.");
+        if (invoice.Status != InvoiceStatus.Open)
+            return Refuse("invoice_not_open", $"Invoice {invoice.Number} is {invoice.Status.ToString().ToLowerInvariant()}; only open invoices can be {action}.");
+        if (AwaitingCard(invoiceId))
+            return Refuse("payment_in_progress", $"A card charge for invoice {invoice.Number} has not answered yet; try again in a moment.");
+        return null;
+    }
+
+    /// <summary>A renewal card charge for the invoice is in flight: its part is due on the invoice but not in the pending balance.</summary>
+    private bool AwaitingCard(string invoiceId) => PendingPurchases.Any(p => p.InvoiceId == invoiceId);
+
     private DateTimeOffset? _nextDue;
     private bool _nextDueStale = true;
 
@@ -47,12 +77,16 @@ public sealed partial class Account
         }
     }
 
-    private InvoiceIssued NewInvoice(int offset, string? subscriptionId, DateTimeOffset? start, DateTimeOffset? end, IReadOnlyList<InvoiceLine> lines, decimal fee, DateTimeOffset at)
+    /// <param name="byCard">Fee and tax go to a card charge (<see cref="InvoiceIssued.ChargeToCard"/>) instead of the wallet.</param>
+    private InvoiceIssued NewInvoice(int offset, string? subscriptionId, DateTimeOffset? start, DateTimeOffset? end, IReadOnlyList<InvoiceLine> lines, decimal fee, DateTimeOffset at,
+        bool byCard = false)
     {
         var n = _invoices.Count + 1 + offset;
         var rate = Preferences.EffectiveTaxRate;
         var tax = Rating.Round(lines.Sum(l => l.Amount) * rate);
-        return new InvoiceIssued($"inv_{n}", InvoiceNumber(n), subscriptionId, start, end, lines, rate, fee + tax, Preferences.BillingInfo, at, at.AddDays(Preferences.InvoiceTermDays));
+        var charge = fee + tax;
+        return new InvoiceIssued($"inv_{n}", InvoiceNumber(n), subscriptionId, start, end, lines, rate, byCard ? 0 : charge, Preferences.BillingInfo, at,
+            at.AddDays(Preferences.InvoiceTermDays), byCard ? charge : 0);
     }
 
     private string InvoiceNumber(int n) => $"{Id}-{n:000000}";
@@ -61,7 +95,7 @@ public sealed partial class Account
     {
         var pendingBefore = PendingBalance;
         (Balance, PendingBalance) = Wallet.AfterCharge(Balance, PendingBalance, e.ChargeAtIssue);
-        var due = PendingBalance - pendingBefore;
+        var due = PendingBalance - pendingBefore + e.ChargeToCard;
         var subtotal = e.Lines.Sum(l => l.Amount);
         var tax = Rating.Round(subtotal * e.TaxRate);
         var total = subtotal + tax;
@@ -78,6 +112,36 @@ public sealed partial class Account
         AfterWalletChange(pendingBefore, e.At);
     }
 
+    private void ApplyVoided(InvoiceVoided e)
+    {
+        var i = _invoices.FindIndex(x => x.Id == e.InvoiceId);
+        var invoice = _invoices[i];
+        // Not a payment: other invoices are not settled by it.
+        PendingBalance -= invoice.AmountDue;
+        _invoices[i] = invoice with { AmountDue = 0, Status = InvoiceStatus.Void };
+        if (invoice.AmountDue != 0) AddLedger(e.At, "void", $"Invoice {invoice.Number} voided", invoice.AmountDue);
+        Notify("invoice.voided", $"void:{invoice.Id}", $"Invoice {invoice.Number} was voided; {invoice.AmountDue} {Currency} is no longer due.", e.At,
+            ("invoiceId", invoice.Id), ("amountDue", invoice.AmountDue.ToString(CultureInfo.InvariantCulture)));
+    }
+
+    private void ApplyUncollectible(InvoiceMarkedUncollectible e)
+    {
+        var i = _invoices.FindIndex(x => x.Id == e.InvoiceId);
+        _invoices[i] = _invoices[i] with { Status = InvoiceStatus.Uncollectible };
+    }
+
+    /// <summary>
+    /// A renewal card charge answered: <paramref name="amount"/> leaves what the invoice has due,
+    /// <paramref name="owed"/> of it comes back as due (the part a declined charge's wallet fallback could not cover).
+    /// </summary>
+    private void SettleCardCharge(string invoiceId, decimal amount, decimal owed)
+    {
+        var i = _invoices.FindIndex(x => x.Id == invoiceId);
+        var invoice = _invoices[i];
+        var due = invoice.AmountDue - amount + owed;
+        _invoices[i] = invoice with { AmountPaid = invoice.AmountPaid + amount - owed, AmountDue = due, Status = due == 0 ? InvoiceStatus.Paid : invoice.Status };
+    }
+
     /// <summary>Added funds and recharges get a paid receipt, numbered with the invoices.</summary>
     private void AddReceipt(Purchase purchase, DateTimeOffset at)
     {
@@ -87,13 +151,16 @@ public sealed partial class Account
             purchase.Amount, 0, InvoiceStatus.Paid, purchase.Currency, Preferences.BillingInfo, at, at));
     }
 
-    /// <summary>Whatever left pending pays open invoices, oldest first; a low balance is told once per dip.</summary>
+    /// <summary>
+    /// Whatever left pending pays open and uncollectible invoices, oldest first (not the card part of
+    /// one whose charge is in flight: that part is not in pending); a low balance is told once per dip.
+    /// </summary>
     private void AfterWalletChange(decimal pendingBefore, DateTimeOffset at)
     {
         var settled = pendingBefore - PendingBalance;
         for (var i = 0; i < _invoices.Count && settled > 0; i++)
         {
-            if (_invoices[i] is not { Status: InvoiceStatus.Open } open) continue;
+            if (_invoices[i] is not { Status: InvoiceStatus.Open or InvoiceStatus.Uncollectible } open || AwaitingCard(open.Id)) continue;
             var pay = Math.Min(settled, open.AmountDue);
             settled -= pay;
             var due = open.AmountDue - pay;

@@ -115,6 +115,9 @@ public sealed partial class Account
             return new([new PaymentSucceeded(purchase.Id, command.ChargeId ?? "", command.At)], new Outcome(purchase.Id));
 
         var failed = new PaymentFailed(purchase.Id, command.FailureCode ?? "payment_failed", command.FailureMessage ?? "The payment failed.", command.At);
+        // A declined renewal falls back to the wallet, which may then need a recharge.
+        if (purchase.Kind == PurchaseKind.Renewal && MaybeRecharge(Wallet.AfterCharge(Balance, PendingBalance, purchase.Amount).Balance, command.At) is { } recharge)
+            return new([failed, recharge], new Outcome(purchase.Id));
         if (purchase.Kind == PurchaseKind.Recharge && RechargeFailures + 1 >= Settings.MaxRechargeAttempts)
             return new([failed, new AutoRechargeSuspended($"{failed.Code}: {failed.Message} ({RechargeFailures + 1} attempts)", command.At)], new Outcome(purchase.Id));
         return new([failed], new Outcome(purchase.Id));
@@ -125,14 +128,15 @@ public sealed partial class Account
 
     private string? RechargeMethodId => AutoRecharge.PaymentMethodId ?? DefaultPaymentMethodId;
 
-    private PaymentRequested? MaybeRecharge(decimal balanceAfter, DateTimeOffset at) =>
-        MaybeRecharge(balanceAfter, at, AutoRecharge, RechargeFailures, AutoRechargeSuspendedReason is not null);
+    /// <param name="requestedBefore">Card charges requested earlier in the same decision, not applied yet (their ids are taken).</param>
+    private PaymentRequested? MaybeRecharge(decimal balanceAfter, DateTimeOffset at, int requestedBefore = 0) =>
+        MaybeRecharge(balanceAfter, at, AutoRecharge, RechargeFailures, AutoRechargeSuspendedReason is not null, requestedBefore);
 
     /// <summary>
     /// Auto-recharge's rule: on, not suspended, under the threshold, nothing in flight, the day's cap
     /// not reached, and after a failure only once its backoff has passed.
     /// </summary>
-    private PaymentRequested? MaybeRecharge(decimal balanceAfter, DateTimeOffset at, AutoRechargeSettings settings, int failures, bool suspended)
+    private PaymentRequested? MaybeRecharge(decimal balanceAfter, DateTimeOffset at, AutoRechargeSettings settings, int failures, bool suspended, int requestedBefore = 0)
     {
         if (!settings.Enabled || suspended || balanceAfter >= settings.Threshold) return null;
         if (PendingPurchases.Any(p => p.Kind == PurchaseKind.Recharge)) return null;
@@ -140,15 +144,16 @@ public sealed partial class Account
         var day = at.UtcDateTime.Date;
         if (_purchases.Values.Count(p => p.Kind == PurchaseKind.Recharge && p.RequestedAt.UtcDateTime.Date == day) >= Settings.RechargeDailyCap) return null;
         var method = _paymentMethods.Find(m => m.Id == (settings.PaymentMethodId ?? DefaultPaymentMethodId));
-        return method is null ? null : Request(PurchaseKind.Recharge, settings.Amount, method, clientKey: null, failures + 1, at);
+        return method is null ? null : Request(PurchaseKind.Recharge, settings.Amount, method, clientKey: null, failures + 1, at, requestedBefore);
     }
 
-    private PaymentRequested Request(PurchaseKind kind, decimal amount, PaymentMethod method, string? clientKey, int attempt, DateTimeOffset at)
+    private PaymentRequested Request(PurchaseKind kind, decimal amount, PaymentMethod method, string? clientKey, int attempt, DateTimeOffset at,
+        int requestedBefore = 0, string? invoiceId = null)
     {
-        var purchaseId = $"pur_{_purchases.Count + 1}";
+        var purchaseId = $"pur_{_purchases.Count + 1 + requestedBefore}";
         // Unique across accounts and stable across crashes: the gateway charges a key once.
         var gatewayKey = $"{Id}/{purchaseId}";
-        return new PaymentRequested(purchaseId, kind, gatewayKey, clientKey, amount, Currency, method.Id, method.Card.Token, attempt, at);
+        return new PaymentRequested(purchaseId, kind, gatewayKey, clientKey, amount, Currency, method.Id, method.Card.Token, attempt, at, invoiceId);
     }
 
     private string? InvalidAmount(decimal amount) =>
@@ -182,7 +187,8 @@ public sealed partial class Account
 
     private void ApplyPaymentRequested(PaymentRequested e)
     {
-        _purchases[e.PurchaseId] = new Purchase(e.PurchaseId, e.Kind, e.GatewayKey, e.ClientKey, e.Amount, e.Currency, e.PaymentMethodId, e.Token, e.Attempt, e.At);
+        _purchases[e.PurchaseId] = new Purchase(e.PurchaseId, e.Kind, e.GatewayKey, e.ClientKey, e.Amount, e.Currency, e.PaymentMethodId, e.Token, e.Attempt, e.At,
+            InvoiceId: e.InvoiceId);
         if (e.ClientKey is not null) _purchaseByClientKey[e.ClientKey] = e.PurchaseId;
     }
 
@@ -190,6 +196,12 @@ public sealed partial class Account
     {
         var purchase = _purchases[e.PurchaseId] with { Status = PurchaseStatus.Succeeded, ChargeId = e.ChargeId, CompletedAt = e.At };
         _purchases[e.PurchaseId] = purchase;
+        if (purchase.Kind == PurchaseKind.Renewal)
+        {
+            // The card paid the invoice itself: the wallet does not move.
+            SettleCardCharge(purchase.InvoiceId!, purchase.Amount, owed: 0);
+            return;
+        }
         Credit(purchase.Amount, e.At);
         AddLedger(e.At, purchase.Kind == PurchaseKind.Funds ? "funds" : "recharge", purchase.Description, purchase.Amount);
         AddReceipt(purchase, e.At);
@@ -212,6 +224,19 @@ public sealed partial class Account
             LastRechargeFailureAt = e.At;
             Notify("auto_recharge.failed", $"recharge:{purchase.Id}", $"Auto-recharge of {purchase.Amount} {purchase.Currency} failed: {e.Message}", e.At,
                 ("purchaseId", purchase.Id), ("code", e.Code));
+        }
+        else if (purchase.Kind == PurchaseKind.Renewal)
+        {
+            // Declined: the wallet pays instead, as it would have without the card preference; what it cannot cover stays due.
+            var pendingBefore = PendingBalance;
+            (Balance, PendingBalance) = Wallet.AfterCharge(Balance, PendingBalance, purchase.Amount);
+            SettleCardCharge(purchase.InvoiceId!, purchase.Amount, owed: PendingBalance - pendingBefore);
+            var number = _invoices.Find(i => i.Id == purchase.InvoiceId)!.Number;
+            AddLedger(e.At, "invoice", $"Invoice {number} (card declined)", -purchase.Amount);
+            Notify("renewal.card_declined", $"renewal_card:{purchase.Id}",
+                $"The card was declined for invoice {number} ({purchase.Amount} {purchase.Currency}): {e.Message} The wallet was charged instead.", e.At,
+                ("invoiceId", purchase.InvoiceId!), ("purchaseId", purchase.Id), ("code", e.Code));
+            AfterWalletChange(pendingBefore, e.At);
         }
     }
 

@@ -74,7 +74,9 @@ public sealed partial class Account
     /// <summary>
     /// Renews every subscription whose period is over, as many periods as have passed (an account
     /// asleep for months catches up), each with its invoice: the closed period's overage lines and
-    /// the new period's fee, plus tax. A subscription canceled at period end ends instead, with a
+    /// the new period's fee, plus tax. Fee and tax are debited from the wallet, or, when the
+    /// preferences say <see cref="RenewalPayment.Card"/> and there is a default card, requested from
+    /// that card (persisted before the gateway is called, as recharges are). A subscription canceled at period end ends instead, with a
     /// last invoice for its overage if there was any. Then sends the reminders now due.
     /// </summary>
     public Decision<Outcome> Decide(AdvanceClock command)
@@ -82,6 +84,7 @@ public sealed partial class Account
         var at = command.At;
         var events = new List<IAccountEvent>();
         decimal charges = 0;
+        var card = Preferences.RenewalPayment == RenewalPayment.Card ? _paymentMethods.Find(m => m.Id == DefaultPaymentMethodId) : null;
         foreach (var sub in ActiveSubscriptions.OrderBy(s => s.PeriodEnd).ThenBy(s => s.Id, StringComparer.Ordinal))
         {
             var end = sub.PeriodEnd;
@@ -102,9 +105,12 @@ public sealed partial class Account
                 events.Add(new SubscriptionRenewed(sub.Id, end, next, end));
                 if (lines.Count > 0)
                 {
-                    var invoice = NewInvoice(events.OfType<InvoiceIssued>().Count(), sub.Id, end, next, lines, sub.Plan.Fee, end);
+                    var invoice = NewInvoice(events.OfType<InvoiceIssued>().Count(), sub.Id, end, next, lines, sub.Plan.Fee, end, byCard: card is not null);
                     events.Add(invoice);
                     charges += invoice.ChargeAtIssue;
+                    if (invoice.ChargeToCard > 0)
+                        events.Add(Request(PurchaseKind.Renewal, invoice.ChargeToCard, card!, clientKey: null, attempt: 1, end,
+                            events.OfType<PaymentRequested>().Count(), invoice.InvoiceId));
                 }
                 overageLines = [];
                 end = next;
@@ -113,7 +119,7 @@ public sealed partial class Account
         if (DueReminders(at).Any(r => !_notificationCauses.Contains(r.Cause)))
             events.Add(new ClockAdvanced(at));
         var (balanceAfter, _) = Wallet.AfterCharge(Balance, PendingBalance, charges);
-        if (events.Count > 0 && MaybeRecharge(balanceAfter, at) is { } recharge) events.Add(recharge);
+        if (events.Count > 0 && MaybeRecharge(balanceAfter, at, events.OfType<PaymentRequested>().Count()) is { } recharge) events.Add(recharge);
         return new(events, new Outcome());
     }
 

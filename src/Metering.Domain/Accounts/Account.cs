@@ -91,6 +91,8 @@ public sealed partial class Account
             case SubscriptionRenewed e: ApplyRenewed(e); break;
             case SubscriptionEnded e: ApplyEnded(e); break;
             case InvoiceIssued e: ApplyInvoice(e); break;
+            case InvoiceVoided e: ApplyVoided(e); break;
+            case InvoiceMarkedUncollectible e: ApplyUncollectible(e); break;
             case PreferencesUpdated e: Preferences = e.Preferences; break;
             case ClockAdvanced e: ApplyReminders(e.At); break;
             case NotificationDelivered e: ApplyDelivered(e); break;

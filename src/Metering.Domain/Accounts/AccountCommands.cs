@@ -38,5 +38,11 @@ public sealed record AddFunds(decimal Amount, string? PaymentMethodId, string Id
 /// <summary>The gateway's answer to a <see cref="PaymentRequested"/>.</summary>
 public sealed record RecordPaymentResult(string PurchaseId, bool Succeeded, string? ChargeId, string? FailureCode, string? FailureMessage, DateTimeOffset At) : IAccountCommand;
 
+/// <summary>Cancel an open invoice (issued by mistake): what is still due stops being owed.</summary>
+public sealed record VoidInvoice(string InvoiceId, DateTimeOffset At) : IAccountCommand;
+
+/// <summary>Give up collecting an open invoice: no more reminders; it stays owed.</summary>
+public sealed record MarkInvoiceUncollectible(string InvoiceId, DateTimeOffset At) : IAccountCommand;
+
 /// <summary>Time to try a failed recharge again (sent by the actor's backoff timer).</summary>
 public sealed record RetryRecharge(DateTimeOffset At) : IAccountCommand;

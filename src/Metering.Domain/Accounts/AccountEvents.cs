@@ -47,6 +47,8 @@ public sealed record SubscriptionEnded(string SubscriptionId, DateTimeOffset At)
 /// An invoice: its lines and tax rate, and what issuing it debits from the wallet (fee and tax;
 /// overage was debited as usage arrived). Totals, paid and due are computed when applied.
 /// </summary>
+/// <param name="ChargeToCard">Fee and tax left for a card charge instead of the wallet (a renewal
+/// with <see cref="RenewalPayment.Card"/>): due on the invoice until the charge answers.</param>
 public sealed record InvoiceIssued(
     string InvoiceId,
     string Number,
@@ -58,7 +60,14 @@ public sealed record InvoiceIssued(
     decimal ChargeAtIssue,
     BillingInfo? BillTo,
     DateTimeOffset At,
-    DateTimeOffset DueAt) : IAccountEvent;
+    DateTimeOffset DueAt,
+    decimal ChargeToCard = 0) : IAccountEvent;
+
+/// <summary>An open invoice was canceled: what was still due is no longer owed; what was paid stays paid.</summary>
+public sealed record InvoiceVoided(string InvoiceId, DateTimeOffset At) : IAccountEvent;
+
+/// <summary>An open invoice is not expected to be paid: no more reminders, but it stays owed and later funds still settle it.</summary>
+public sealed record InvoiceMarkedUncollectible(string InvoiceId, DateTimeOffset At) : IAccountEvent;
 
 // Preferences and notifications
 
@@ -102,7 +111,8 @@ public sealed record PaymentRequested(
     string PaymentMethodId,
     string Token,
     int Attempt,
-    DateTimeOffset At) : IAccountEvent;
+    DateTimeOffset At,
+    string? InvoiceId = null) : IAccountEvent;
 
 public sealed record PaymentSucceeded(string PurchaseId, string ChargeId, DateTimeOffset At) : IAccountEvent;
 

@@ -14,7 +14,8 @@ public sealed record Outcome(string? Id = null, Refusal? Refusal = null)
 
 public enum SubscriptionStatus { Active, Canceled, Ended }
 
-public enum PurchaseKind { Funds, Recharge }
+/// <summary>What a card charge is for: added funds, an auto-recharge (both credit the wallet), or a renewal invoice paid by card.</summary>
+public enum PurchaseKind { Funds, Recharge, Renewal }
 
 public enum PurchaseStatus { Pending, Succeeded, Failed }
 
@@ -61,7 +62,8 @@ public sealed class Subscription(string id, Plan plan, string? team, DateTimeOff
         CancelAtPeriodEnd, Periods.ToArray());
 }
 
-/// <summary>A card charge for added funds or a recharge, and how it ended.</summary>
+/// <summary>A card charge for added funds, a recharge or a renewal invoice, and how it ended.</summary>
+/// <param name="InvoiceId">The invoice a <see cref="PurchaseKind.Renewal"/> charge pays.</param>
 public sealed record Purchase(
     string Id,
     PurchaseKind Kind,
@@ -77,9 +79,15 @@ public sealed record Purchase(
     string? ChargeId = null,
     string? FailureCode = null,
     string? FailureMessage = null,
-    DateTimeOffset? CompletedAt = null)
+    DateTimeOffset? CompletedAt = null,
+    string? InvoiceId = null)
 {
-    public string Description => Kind == PurchaseKind.Funds ? "Funds added" : "Auto-recharge";
+    public string Description => Kind switch
+    {
+        PurchaseKind.Funds => "Funds added",
+        PurchaseKind.Recharge => "Auto-recharge",
+        _ => $"Renewal invoice {InvoiceId} by card",
+    };
 }
 
 /// <summary>A money movement on the wallet, newest last.</summary>

@@ -58,8 +58,18 @@ public sealed record NotificationSettings(
     public static NotificationSettings Default { get; } = new(7, 3, null, ["kafka"], null, null);
 }
 
+/// <summary>How renewal invoices are paid.</summary>
+public enum RenewalPayment
+{
+    /// <summary>Debited from the wallet; what it cannot cover becomes pending balance.</summary>
+    Wallet,
+    /// <summary>Charged to the default card; a declined charge falls back to the wallet.</summary>
+    Card,
+}
+
 /// <param name="TaxRate">Overrides the country's rate when set (0.21 = 21 %).</param>
-public sealed record Preferences(BillingInfo BillingInfo, NotificationSettings Notifications, decimal? TaxRate = null)
+/// <param name="RenewalPayment">How renewals pay their fee and tax; no default card means the wallet.</param>
+public sealed record Preferences(BillingInfo BillingInfo, NotificationSettings Notifications, decimal? TaxRate = null, RenewalPayment RenewalPayment = RenewalPayment.Wallet)
 {
     public static Preferences Default { get; } = new(new BillingInfo(null, null, null, null, null), NotificationSettings.Default);
 
@@ -93,6 +103,7 @@ public sealed record Preferences(BillingInfo BillingInfo, NotificationSettings N
         if (n.WebhookUrl is { } url && (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")))
             errors.Add(new("notifications.webhookUrl", "An absolute http(s) URL."));
         if (TaxRate is < 0 or > 1) errors.Add(new("taxRate", "A fraction from 0 to 1 (0.21 = 21 %)."));
+        if (!Enum.IsDefined(RenewalPayment)) errors.Add(new("renewalPayment", "wallet or card."));
         return errors;
     }
 }

@@ -22,7 +22,7 @@ public sealed class AccountApi(IRequiredActor<AccountRegion> accounts, AccountsO
             {
                 "not_found" => StatusCodes.Status404NotFound,
                 "payment_method_in_use" or "not_active" or "idempotency_key_reused" or "currency_mismatch"
-                    or "too_many_subscriptions" or "too_many_payment_methods" => StatusCodes.Status409Conflict,
+                    or "too_many_subscriptions" or "too_many_payment_methods" or "invoice_not_open" or "payment_in_progress" => StatusCodes.Status409Conflict,
                 _ => StatusCodes.Status400BadRequest,
             },
             title: refusal.Message,

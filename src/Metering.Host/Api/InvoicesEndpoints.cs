@@ -21,6 +21,10 @@ public static class InvoicesEndpoints
         account.MapGet("/invoices/{invoiceId}/html", async (string accountId, string invoiceId, AccountApi a, CancellationToken ct) =>
             await WithInvoice(accountId, invoiceId, a, ct, i =>
                 Results.Content(InvoiceDocuments.Html(i, accountId), "text/html; charset=utf-8"))).WithName("GetInvoiceHtml");
+        account.MapPost("/invoices/{invoiceId}/void", (string accountId, string invoiceId, AccountApi a, CancellationToken ct) =>
+            Transition(accountId, a, new VoidAccountInvoice(accountId, invoiceId), ct)).WithName("VoidInvoice");
+        account.MapPost("/invoices/{invoiceId}/mark-uncollectible", (string accountId, string invoiceId, AccountApi a, CancellationToken ct) =>
+            Transition(accountId, a, new MarkAccountInvoiceUncollectible(accountId, invoiceId), ct)).WithName("MarkInvoiceUncollectible");
         account.MapGet("/preferences", GetPreferences).WithName("GetPreferences");
         account.MapPut("/preferences", PutPreferences).WithName("PutPreferences");
         account.MapGet("/notifications", ListNotifications).WithName("ListNotifications");
@@ -45,6 +49,15 @@ public static class InvoicesEndpoints
         return invoices.Invoices.FirstOrDefault(i => i.Id == invoiceId) is { } invoice
             ? answer(invoice)
             : AccountApi.Problem(new Refusal("not_found", $"No invoice '{invoiceId}'."));
+    }
+
+    /// <summary>Changes an open invoice's status and answers the invoice as it is now; 409 when it is not open.</summary>
+    private static async Task<IResult> Transition(string accountId, AccountApi api, IAccountMessage command, CancellationToken ct)
+    {
+        var result = await api.AskAsync<AccountCommandResult>(command, ct);
+        return result.Outcome.Refusal is { } refusal
+            ? AccountApi.Problem(refusal)
+            : await WithInvoice(accountId, result.Outcome.Id!, api, ct, i => Results.Ok(i));
     }
 
     private static async Task<IResult> GetPreferences(string accountId, AccountApi api, CancellationToken ct)

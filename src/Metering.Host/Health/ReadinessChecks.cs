@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Cluster;
 using Metering.Accounts.Persistence;
 using Metering.Ingestion.Consumer;
+using Metering.Ingestion.Kafka;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Metering.Host.Health;
@@ -27,11 +28,19 @@ public sealed class JournalReachableCheck(JournalDatabase database) : IHealthChe
             : HealthCheckResult.Unhealthy($"{database.Provider} journal unreachable");
 }
 
-/// <summary>The usage consumer has joined its group and holds an assignment.</summary>
-public sealed class ConsumerAssignedCheck(IngestionStatus status) : IHealthCheck
+/// <summary>
+/// The usage consumer has joined its group, holds an assignment, and is not stuck: records waiting
+/// for it (lag, or a batch in hand) with no batch committed for <see cref="KafkaOptions.StuckAfter"/>
+/// means this node holds partitions it cannot move forward, and no other node takes them while it does.
+/// </summary>
+public sealed class ConsumerAssignedCheck(IngestionStatus status, KafkaOptions kafka) : IHealthCheck
 {
-    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken ct = default) =>
-        Task.FromResult(status.Joined
-            ? HealthCheckResult.Healthy($"consumer joined, {status.AssignedPartitions} partitions")
-            : HealthCheckResult.Unhealthy("consumer has not joined its group"));
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken ct = default)
+    {
+        if (!status.Joined) return Task.FromResult(HealthCheckResult.Unhealthy("consumer has not joined its group"));
+        var since = status.SinceProgress;
+        return Task.FromResult(status.Behind && since > kafka.StuckAfter
+            ? HealthCheckResult.Unhealthy($"consumer stuck: records wait on {status.AssignedPartitions} partitions and no batch was committed for {since.TotalSeconds:0} s")
+            : HealthCheckResult.Healthy($"consumer joined, {status.AssignedPartitions} partitions"));
+    }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Metering.Accounts;
 using Metering.Domain.Accounts;
 using Metering.Domain.Notifications;
 using Metering.Ingestion.Kafka;
@@ -12,9 +13,12 @@ namespace Metering.Host.Notifications;
 /// Produces every notification to the notifications topic (key = account id) and POSTs it to the
 /// account's webhook when it chose one, signed so the receiver can check it came from us:
 /// <c>Metering-Signature: t=&lt;unix seconds&gt;,v1=&lt;hex HMAC-SHA256(secret, "&lt;t&gt;.&lt;body&gt;")&gt;</c>.
-/// Webhook calls are retried with backoff on network errors and 5xx answers.
+/// Webhook calls are retried with backoff on network errors and 5xx answers. Each channel's outcome
+/// is counted (<c>metering.notifications.delivered</c> / <c>failed</c>) as it happens, so a resend
+/// after a crash counts again: the counters say what reached the channels, not what was decided.
 /// </summary>
-public sealed class NotificationSender(MeteringProducer producer, KafkaOptions kafka, HttpClient http, TimeProvider time, ILogger<NotificationSender> log) : INotificationSink
+public sealed class NotificationSender(
+    MeteringProducer producer, KafkaOptions kafka, HttpClient http, TimeProvider time, AccountTelemetry telemetry, ILogger<NotificationSender> log) : INotificationSink
 {
     public const string SignatureHeader = "Metering-Signature";
     public const string IdHeader = "Metering-Notification-Id";
@@ -33,9 +37,22 @@ public sealed class NotificationSender(MeteringProducer producer, KafkaOptions k
             notification.Data,
         }, JsonSerializerOptions.Web);
 
-        await producer.ProduceAsync(kafka.NotificationsTopic, accountId, body, ct: ct);
+        try
+        {
+            await producer.ProduceAsync(kafka.NotificationsTopic, accountId, body, ct: ct);
+        }
+        catch (Exception) when (!ct.IsCancellationRequested)
+        {
+            // The account sends it again later; the failure is counted and handled there.
+            telemetry.NotificationFailed("kafka", notification.Type);
+            throw;
+        }
+        telemetry.NotificationDelivered("kafka", notification.Type);
         if (!settings.Channels.Contains("webhook") || settings.WebhookUrl is null || settings.WebhookSecret is null) return null;
-        return await PostAsync(new Uri(settings.WebhookUrl), settings.WebhookSecret, notification.Id, body, ct);
+        var failure = await PostAsync(new Uri(settings.WebhookUrl), settings.WebhookSecret, notification.Id, body, ct);
+        if (failure is null) telemetry.NotificationDelivered("webhook", notification.Type);
+        else telemetry.NotificationFailed("webhook", notification.Type);
+        return failure;
     }
 
     public static string Sign(string secret, long timestamp, ReadOnlySpan<byte> body)

@@ -66,16 +66,21 @@ public sealed class IngestionMetrics : IDisposable
     }
 
     /// <summary>Samples lag from the consumer's own fetch state (no broker round trip); called on the consumer thread.</summary>
-    public void SampleLag(IConsumer<string?, byte[]> consumer)
+    /// <returns>The lag over the partitions whose lag is known.</returns>
+    public long SampleLag(IConsumer<string?, byte[]> consumer)
     {
+        long total = 0;
         foreach (var partition in consumer.Assignment)
         {
             var position = consumer.Position(partition);
             var high = consumer.GetWatermarkOffsets(partition).High;
             // Unknown until the first fetch of the partition answered.
             if (position == Offset.Unset || high == Offset.Unset) continue;
-            _lag[partition.Partition.Value] = Math.Max(0, high.Value - position.Value);
+            var lag = Math.Max(0, high.Value - position.Value);
+            _lag[partition.Partition.Value] = lag;
+            total += lag;
         }
+        return total;
     }
 
     /// <summary>A revoked partition is another node's to report.</summary>

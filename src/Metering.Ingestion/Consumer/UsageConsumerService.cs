@@ -57,12 +57,13 @@ public sealed class UsageConsumerService(
             while (!ct.IsCancellationRequested)
             {
                 var batch = Collect(consumer, ct);
-                metrics.SampleLag(consumer);
+                status.Polled(batch.Count, metrics.SampleLag(consumer));
                 if (batch.Count == 0) continue;
                 try
                 {
                     var outcome = ProcessDraining(batch, ct);
                     Commit(consumer, batch);
+                    status.Committed();
                     backoff = TimeSpan.FromMilliseconds(100);
                     log.LogDebug("Batch of {Count}: {Outcome}", batch.Count, outcome);
                 }

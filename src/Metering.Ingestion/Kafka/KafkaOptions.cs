@@ -22,6 +22,12 @@ public sealed class KafkaOptions
     public TimeSpan SessionTimeout { get; set; } = TimeSpan.FromSeconds(45);
     /// <summary>On shutdown, how long the batch in flight may take to persist so its offsets are committed before the node leaves the group.</summary>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// Readiness turns red when records wait for this node (lag, or a batch in hand) and no batch was
+    /// committed for this long: the node holds partitions it cannot move forward (journal down, shards
+    /// not answering). Longer than a slow batch's retries (ask timeout plus backoff), or it flaps.
+    /// </summary>
+    public TimeSpan StuckAfter { get; set; } = TimeSpan.FromMinutes(2);
 }
 
 /// <summary>The Kafka the engine actually talks to, once resolved. Owns the embedded broker, if any.</summary>

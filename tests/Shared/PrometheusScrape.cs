@@ -1,9 +1,10 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 
-namespace Metering.Host.Tests;
+namespace Metering.Tests.Shared;
 
 /// <summary>One <c>/metrics</c> scrape in the Prometheus text format, parsed into samples.</summary>
+/// <remarks>Shared by the host tests (which add <c>FromAsync</c>) and the dashboard preview.</remarks>
 public sealed partial class PrometheusScrape
 {
     public sealed record Sample(string Name, IReadOnlyDictionary<string, string> Labels, double Value);
@@ -12,13 +13,6 @@ public sealed partial class PrometheusScrape
 
     private PrometheusScrape(IReadOnlyList<Sample> samples) => Samples = samples;
 
-    public static async Task<PrometheusScrape> FromAsync(MeteringHost host)
-    {
-        using var response = await host.Http.GetAsync("/metrics");
-        response.EnsureSuccessStatusCode();
-        return Parse(await response.Content.ReadAsStringAsync());
-    }
-
     public static PrometheusScrape Parse(string text)
     {
         var samples = new List<Sample>();
@@ -26,7 +20,7 @@ public sealed partial class PrometheusScrape
         {
             if (line.Length == 0 || line.StartsWith('#')) continue;
             var m = SampleLine().Match(line);
-            Assert.True(m.Success, $"not a Prometheus sample: {line}");
+            if (!m.Success) throw new FormatException($"not a Prometheus sample: {line}");
             var labels = LabelPair().Matches(m.Groups["labels"].Value).ToDictionary(l => l.Groups[1].Value, l => l.Groups[2].Value);
             samples.Add(new Sample(m.Groups["name"].Value, labels, double.Parse(m.Groups["value"].Value, CultureInfo.InvariantCulture)));
         }
