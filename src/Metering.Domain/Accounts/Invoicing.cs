@@ -46,7 +46,8 @@ public sealed record BillingInfo(string? Name, string? Email, string? Address, s
 /// <param name="InvoiceDueReminderDays">Days before an open invoice's due date to send <c>invoice.due_soon</c>.</param>
 /// <param name="LowBalanceThreshold">Send <c>balance.low</c> when the balance falls under this; null: never.</param>
 /// <param name="Channels">Where notifications go besides the list: <c>kafka</c> (the notifications topic) and <c>webhook</c>.</param>
-/// <param name="WebhookSecret">Key of the HMAC-SHA256 signature on webhook calls; at least 16 characters.</param>
+/// <param name="WebhookSecret">Key of the HMAC-SHA256 signature on webhook calls; at least 16 characters. The host stores it
+/// sealed (encrypted, <see cref="SealedPrefix"/>), so the journal never holds it in clear.</param>
 public sealed record NotificationSettings(
     int RenewalReminderDays,
     int InvoiceDueReminderDays,
@@ -56,6 +57,13 @@ public sealed record NotificationSettings(
     string? WebhookSecret)
 {
     public static NotificationSettings Default { get; } = new(7, 3, null, ["kafka"], null, null);
+
+    /// <summary>Marks a secret encrypted by the host; the domain only checks it is not absurdly long.</summary>
+    public const string SealedPrefix = "sealed:";
+    public const int MaxSealedLength = 512;
+
+    public bool HasValidSecret => WebhookSecret is { Length: >= 16 and <= 200 }
+        || (WebhookSecret is { } s && s.StartsWith(SealedPrefix, StringComparison.Ordinal) && s.Length <= MaxSealedLength);
 }
 
 /// <param name="TaxRate">Overrides the country's rate when set (0.21 = 21 %).</param>
@@ -88,7 +96,7 @@ public sealed record Preferences(BillingInfo BillingInfo, NotificationSettings N
             errors.Add(new("notifications.channels", "Channels are kafka and webhook."));
         if (n.Channels.Contains("webhook") && !Uri.TryCreate(n.WebhookUrl, UriKind.Absolute, out _))
             errors.Add(new("notifications.webhookUrl", "The webhook channel needs an absolute http(s) URL."));
-        if (n.Channels.Contains("webhook") && n.WebhookSecret is not { Length: >= 16 and <= 200 })
+        if ((n.Channels.Contains("webhook") || n.WebhookSecret is not null) && !n.HasValidSecret)
             errors.Add(new("notifications.webhookSecret", "The webhook channel needs a secret of 16 to 200 characters to sign its calls."));
         if (n.WebhookUrl is { } url && (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")))
             errors.Add(new("notifications.webhookUrl", "An absolute http(s) URL."));

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Metering.Domain.Accounts;
 using Metering.Domain.Notifications;
+using Metering.Host.Auth;
 using Metering.Ingestion.Kafka;
 
 namespace Metering.Host.Notifications;
@@ -12,9 +13,12 @@ namespace Metering.Host.Notifications;
 /// Produces every notification to the notifications topic (key = account id) and POSTs it to the
 /// account's webhook when it chose one, signed so the receiver can check it came from us:
 /// <c>Metering-Signature: t=&lt;unix seconds&gt;,v1=&lt;hex HMAC-SHA256(secret, "&lt;t&gt;.&lt;body&gt;")&gt;</c>.
-/// Webhook calls are retried with backoff on network errors and 5xx answers.
+/// Webhook calls are retried with backoff on network errors and 5xx answers; a URL that
+/// <see cref="WebhookPolicy"/> refuses (checked again here, and on the connected address) is not called.
 /// </summary>
-public sealed class NotificationSender(MeteringProducer producer, KafkaOptions kafka, HttpClient http, TimeProvider time, ILogger<NotificationSender> log) : INotificationSink
+public sealed class NotificationSender(
+    MeteringProducer producer, KafkaOptions kafka, HttpClient http, WebhookPolicy policy, SecretBox secrets, TimeProvider time, ILogger<NotificationSender> log)
+    : INotificationSink
 {
     public const string SignatureHeader = "Metering-Signature";
     public const string IdHeader = "Metering-Notification-Id";
@@ -35,7 +39,10 @@ public sealed class NotificationSender(MeteringProducer producer, KafkaOptions k
 
         await producer.ProduceAsync(kafka.NotificationsTopic, accountId, body, ct: ct);
         if (!settings.Channels.Contains("webhook") || settings.WebhookUrl is null || settings.WebhookSecret is null) return null;
-        return await PostAsync(new Uri(settings.WebhookUrl), settings.WebhookSecret, notification.Id, body, ct);
+        // Saved under an earlier, looser configuration, perhaps.
+        if (policy.CheckUrl(settings.WebhookUrl) is { } refused) return $"webhook refused: {refused}";
+        if (secrets.Open(settings.WebhookSecret) is not { } secret) return "webhook secret cannot be opened: was Metering:Secrets:Key changed?";
+        return await PostAsync(new Uri(settings.WebhookUrl), secret, notification.Id, body, ct);
     }
 
     public static string Sign(string secret, long timestamp, ReadOnlySpan<byte> body)
@@ -60,6 +67,11 @@ public sealed class NotificationSender(MeteringProducer producer, KafkaOptions k
                 if (response.IsSuccessStatusCode) return null;
                 failure = $"webhook answered {(int)response.StatusCode}";
                 if ((int)response.StatusCode < 500) break;
+            }
+            catch (HttpRequestException e) when (e.InnerException is WebhookBlockedException blocked)
+            {
+                failure = $"webhook refused: {blocked.Message}";
+                break;
             }
             catch (HttpRequestException e)
             {
