@@ -80,13 +80,15 @@ public sealed record Preferences(BillingInfo BillingInfo, NotificationSettings N
     {
         var errors = new List<Refusal>();
         var info = BillingInfo;
-        if (info.Name is { Length: > 200 }) errors.Add(new("billingInfo.name", "At most 200 characters."));
+        if (info.Name is { Length: > 200 } || info.Name?.Any(char.IsControl) == true)
+            errors.Add(new("billingInfo.name", "At most 200 characters, no control characters."));
         if (info.Email is { } email && (email.Length > 254 || !email.Contains('@') || email.StartsWith('@') || email.EndsWith('@')))
             errors.Add(new("billingInfo.email", "Not an email address."));
         if (info.Address is { Length: > 500 }) errors.Add(new("billingInfo.address", "At most 500 characters."));
         if (info.Country is { } country && (country.Length != 2 || !country.All(char.IsAsciiLetterUpper)))
             errors.Add(new("billingInfo.country", "An ISO 3166-1 alpha-2 code in capitals, e.g. ES."));
-        if (info.TaxId is { Length: > 50 }) errors.Add(new("billingInfo.taxId", "At most 50 characters."));
+        if (info.TaxId is { Length: > 50 } || info.TaxId?.Any(char.IsControl) == true)
+            errors.Add(new("billingInfo.taxId", "At most 50 characters, no control characters."));
         var n = Notifications;
         if (n.RenewalReminderDays is < 0 or > 60) errors.Add(new("notifications.renewalReminderDays", "0 to 60 days."));
         if (n.InvoiceDueReminderDays is < 0 or > 60) errors.Add(new("notifications.invoiceDueReminderDays", "0 to 60 days."));

@@ -133,6 +133,5 @@ public static class EventsEndpoints
     private static IResult Problem(int status, string code, string title, string detail) =>
         Results.Problem(statusCode: status, title: title, detail: detail, extensions: new Dictionary<string, object?> { ["code"] = code });
 
-    private static string? IdOf(JsonElement e) =>
-        e.ValueKind == JsonValueKind.Object && e.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString() : null;
+    private static string? IdOf(JsonElement e) => e.ValueKind == JsonValueKind.Object ? UsageEventParser.ReadString(e, "id") : null;
 }

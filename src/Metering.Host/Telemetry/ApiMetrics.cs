@@ -22,12 +22,14 @@ public sealed class ApiMetrics : IDisposable
 
     public void Rejected(string reason) => _rejected.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
-    /// <summary>Counts a problem about to be written, when it refuses an API call.</summary>
+    /// <summary>
+    /// Gives every 4xx problem a <c>code</c> (the status's name when the endpoint set none, e.g. a 415
+    /// from routing) and counts it when it refuses an API call.
+    /// </summary>
     public static void Count(ProblemDetailsContext context)
     {
         var status = context.ProblemDetails.Status ?? context.HttpContext.Response.StatusCode;
-        var path = context.HttpContext.Request.Path;
-        if (status is < 400 or >= 500 || !(path.StartsWithSegments("/api") || path.StartsWithSegments("/session"))) return;
+        if (status is < 400 or >= 500) return;
         var reason = context.ProblemDetails.Extensions.TryGetValue("code", out var code) && code is string s ? s : status switch
         {
             400 => "bad_request",
@@ -41,6 +43,9 @@ public sealed class ApiMetrics : IDisposable
             429 => "rate_limited",
             _ => $"status_{status}",
         };
+        context.ProblemDetails.Extensions["code"] = reason;
+        var path = context.HttpContext.Request.Path;
+        if (!path.StartsWithSegments("/api") && !path.StartsWithSegments("/session")) return;
         context.HttpContext.RequestServices.GetRequiredService<ApiMetrics>().Rejected(reason);
     }
 

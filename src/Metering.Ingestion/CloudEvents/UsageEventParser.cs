@@ -128,7 +128,8 @@ public sealed class UsageEventParser(MeterCatalog meters, UsageEventLimits limit
         return new ParsedEvent(subject, record, null);
     }
 
-    private static string? ReadString(JsonElement obj, string name) =>
+    /// <summary>A string member of an object; null when absent, not a string, or no text (a lone UTF-16 surrogate).</summary>
+    public static string? ReadString(JsonElement obj, string name) =>
         obj.TryGetProperty(name, out var p) ? Text(p) : null;
 
     /// <summary>A JSON string's value; null for other kinds and for escapes that are no text (a lone UTF-16 surrogate).</summary>
