@@ -9,6 +9,7 @@ using Metering.Billing.Payments;
 using Metering.Billing.Plans;
 using Metering.Domain.Payments;
 using Metering.Host.Api;
+using Metering.Host.Auth;
 using Metering.Host.Health;
 using Metering.Host.Notifications;
 using Metering.Domain.Notifications;
@@ -44,13 +45,26 @@ public static class MeteringApp
         builder.Services.AddSingleton(database);
         builder.Services.AddSingleton(accounts);
         builder.Services.AddSingleton(AdminKey.Load(options.Auth.AdminKey, dataDir));
+        builder.Services.AddSingleton<ApiKeyStore>();
+        builder.Services.AddSingleton(SecretBox.Load(options.Secrets.Key, dataDir));
+        builder.Services.AddSingleton<ApiMetrics>();
+        builder.Services.AddMeteringRateLimits(configuration);
+        builder.Services.AddSingleton(configuration.GetSection("Metering:Notifications").Get<WebhookOptions>() ?? new WebhookOptions());
+        builder.Services.AddSingleton<WebhookPolicy>();
         builder.Services.TryAddSingleton(TimeProvider.System);
         // The durable sandbox unless a real provider adapter was registered first.
         builder.Services.TryAddSingleton<IPaymentGateway>(sp =>
             new SandboxPaymentGateway(Path.Combine(dataDir, SandboxPaymentGateway.DefaultFileName), sp.GetRequiredService<TimeProvider>()));
-        builder.Services.AddProblemDetails();
+        builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = ApiMetrics.Count);
         builder.Services.AddOpenApi();
-        builder.Services.AddHttpClient<INotificationSink, NotificationSender>(http => http.Timeout = TimeSpan.FromSeconds(10));
+        // Webhooks connect only where WebhookPolicy allows, never through a proxy, and never follow redirects.
+        builder.Services.AddHttpClient<INotificationSink, NotificationSender>(http => http.Timeout = TimeSpan.FromSeconds(10))
+            .ConfigurePrimaryHttpMessageHandler(sp => new SocketsHttpHandler
+            {
+                ConnectCallback = sp.GetRequiredService<WebhookPolicy>().ConnectAsync,
+                AllowAutoRedirect = false,
+                UseProxy = false,
+            });
         builder.Services.AddSingleton<AccountApi>();
         builder.Services.AddMeteringAccountHistory();
         // Plans carry polymorphic prices whose "model" may come anywhere in the object.
@@ -75,11 +89,7 @@ public static class MeteringApp
         });
         builder.Services.AddMeteringIngestion(configuration);
         builder.Services.AddMeteringTelemetry(configuration);
-        builder.Services.AddMeteringUi(configuration, sp =>
-        {
-            var key = sp.GetRequiredService<AdminKey>();
-            return new UiApiKey(key.Value, key.Generated);
-        });
+        builder.Services.AddMeteringUi(configuration, sp => sp.GetRequiredService<AdminKey>().Value);
 
         builder.Services.AddHealthChecks()
             .AddCheck<ClusterMemberUpCheck>("cluster", tags: ["ready"])
@@ -89,8 +99,10 @@ public static class MeteringApp
         var app = builder.Build();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseMiddleware<ApiAuthentication>();
+        app.UseRateLimiter();
 
-        var api = app.MapGroup("/api/v1").AddEndpointFilter<ApiKeyFilter>().AddEndpointFilter<AccountIdFilter>().AddEndpointFilter<AccountLogScope>();
+        var api = app.MapGroup("/api/v1").AddEndpointFilter<ApiAccessFilter>().AddEndpointFilter<AccountIdFilter>().AddEndpointFilter<AccountLogScope>();
         api.MapEventsEndpoints();
         api.MapAccountsEndpoints();
         api.MapPlansEndpoints();
@@ -100,6 +112,8 @@ public static class MeteringApp
         api.MapInsightsEndpoints();
         api.MapSystemEndpoints();
         api.MapClusterEndpoints();
+        api.MapKeysEndpoints();
+        app.MapSessionEndpoints();
 
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealth });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = WriteHealth });
@@ -107,7 +121,7 @@ public static class MeteringApp
         app.MapOpenApi();
         app.MapScalarApiReference();
         app.MapPrometheusScrapingEndpoint(); // GET /metrics, unauthenticated like the health checks
-        app.MapMeteringUi();
+        app.MapMeteringUi(SessionEndpoints.SignInDemoAsync);
 
         app.Lifetime.ApplicationStarted.Register(() => PrintBanner(app, dataDir));
         return app;

@@ -10,11 +10,19 @@ public sealed class MeteringOptions
 
     public AuthOptions Auth { get; set; } = new();
 
+    public SecretsOptions Secrets { get; set; } = new();
+
     public sealed class PersistenceOptions
     {
         /// <summary><c>sqlite</c> or <c>postgres</c>.</summary>
         public string Provider { get; set; } = "sqlite";
         public string? ConnectionString { get; set; }
+    }
+
+    public sealed class SecretsOptions
+    {
+        /// <summary>AES-256 key (base64) that seals webhook secrets in the journal; generated into the data folder when unset.</summary>
+        public string? Key { get; set; }
     }
 
     public sealed class AuthOptions

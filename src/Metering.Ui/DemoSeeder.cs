@@ -16,7 +16,9 @@ namespace Metering.Ui;
 /// <see cref="DemoOptions.UsageInterval"/> is zero) sends a little usage now and then so the page lives.
 /// Every step is idempotent across restarts: a card only when the account has none, a plan only when
 /// it has none, funds with a fixed idempotency key, the seed usage only into an account that counted
-/// nothing yet (and with fixed event ids, so a crash halfway is deduplicated).
+/// nothing yet (and with fixed event ids, so a crash halfway is deduplicated). Each demo account gets
+/// an account-scoped key named <see cref="KeyName"/> (once), which the page's demo sign-in uses; its
+/// secret is thrown away: nobody needs it.
 /// </summary>
 public sealed class DemoSeeder(IServiceProvider services, DemoOptions options, string apiKey) : BackgroundService
 {
@@ -36,6 +38,7 @@ public sealed class DemoSeeder(IServiceProvider services, DemoOptions options, s
 
     private static readonly Dictionary<string, string> EventTypes = new() { ["lead"] = "crm.lead.created", ["call"] = "crm.call.completed", ["email"] = "crm.email.sent" };
     private const int SeedDays = 14;
+    public const string KeyName = "demo-page";
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -78,6 +81,11 @@ public sealed class DemoSeeder(IServiceProvider services, DemoOptions options, s
 
     private static async Task SeedAsync(HttpClient http, DemoAccount account, DateTimeOffset now, CancellationToken ct)
     {
+        var keys = await Get(http, "/api/v1/keys", ct);
+        if (!keys.EnumerateArray().Any(k => k.GetProperty("name").GetString() == KeyName && k.GetProperty("accountId").GetString() == account.Id
+                                            && k.GetProperty("revokedAt").ValueKind == JsonValueKind.Null))
+            await Send(http, HttpMethod.Post, "/api/v1/keys", new { name = KeyName, scopes = new[] { "account:read", "account:write" }, accountId = account.Id }, ct);
+
         var path = $"/api/v1/accounts/{account.Id}";
         var cards = await Get(http, $"{path}/payment-methods", ct);
         string cardId;

@@ -72,6 +72,21 @@ public sealed class MeteringHost : IAsyncDisposable
         return text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone();
     }
 
+    /// <summary>Creates a key through the admin API and answers its secret (shown this once).</summary>
+    public async Task<(string Id, string Secret)> CreateKeyAsync(string? accountId, params string[] scopes)
+    {
+        var created = await SendAsync(HttpMethod.Post, "/api/v1/keys", new { name = "test", scopes, accountId }, HttpStatusCode.Created);
+        return (created.GetProperty("id").GetString()!, created.GetProperty("secret").GetString()!);
+    }
+
+    /// <summary>A client of this host that sends <paramref name="key"/> as its bearer key.</summary>
+    public HttpClient ClientWith(string key)
+    {
+        var client = new HttpClient { BaseAddress = Http.BaseAddress, Timeout = Http.Timeout };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        return client;
+    }
+
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();

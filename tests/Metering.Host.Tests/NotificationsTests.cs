@@ -49,8 +49,10 @@ public sealed class NotificationsTests : IAsyncLifetime
         _data.Dispose();
     }
 
+    // The receiver listens on plain http on loopback, which webhooks may reach only when allowed.
     private Task<MeteringHost> StartHostAsync() =>
-        MeteringHost.StartAsync(_data.Path, _kafka.BootstrapServers, "metering", b => b.Services.AddSingleton<TimeProvider>(_clock));
+        MeteringHost.StartAsync(_data.Path, _kafka.BootstrapServers, "metering", b => b.Services.AddSingleton<TimeProvider>(_clock),
+            "--Metering:Notifications:AllowPrivateWebhooks=true", "--Metering:Notifications:AllowHttpWebhooks=true");
 
     /// <summary>Reads the topic until <paramref name="expected"/> records came and a quiet second followed (or 30 s passed).</summary>
     private List<(string Type, string Id)> KafkaNotifications(int expected)

@@ -73,6 +73,16 @@ public sealed class BillingPageFixture : IAsyncLifetime
         }
     }
 
+    private readonly Dictionary<string, string> _accountKeys = [];
+
+    /// <summary>An account key (account:read and account:write) for the account, made once through the admin API.</summary>
+    public async Task<string> AccountKeyAsync(string accountId)
+    {
+        if (_accountKeys.TryGetValue(accountId, out var key)) return key;
+        var created = await PostAsync("/api/v1/keys", new { name = "ui-test", scopes = new[] { "account:read", "account:write" }, accountId });
+        return _accountKeys[accountId] = created.GetProperty("secret").GetString()!;
+    }
+
     public async Task<JsonElement> OverviewAsync(string accountId) =>
         await Http.GetFromJsonAsync<JsonElement>($"/api/v1/accounts/{accountId}/overview");
 
@@ -84,7 +94,10 @@ public sealed class BillingPageFixture : IAsyncLifetime
         return JsonDocument.Parse(text).RootElement.Clone();
     }
 
-    /// <summary>A fresh page at the given size and language, on the account's billing page, loaded.</summary>
+    /// <summary>
+    /// A fresh page at the given size and language, on the account's billing page, loaded (signed in
+    /// with an account key through the page's own sign-in, unless <paramref name="withKey"/> is false).
+    /// </summary>
     public async Task<IPage> OpenAsync(string accountId, int width = 1280, int height = 900, string locale = "en-US", bool withKey = true)
     {
         var context = await Browser.NewContextAsync(new()
@@ -98,7 +111,7 @@ public sealed class BillingPageFixture : IAsyncLifetime
         page.PageError += (_, e) => errors.Add(e);
         // A 404 from an endpoint this server does not offer yet is expected (the section shows an empty state).
         page.Console += (_, m) => { if (m.Type == "error" && !m.Text.StartsWith("Failed to load resource")) errors.Add(m.Text); };
-        await page.GotoAsync($"{BaseUrl}/accounts/{accountId}/billing{(withKey ? $"#key={AdminKey}" : "")}");
+        await page.GotoAsync($"{BaseUrl}/accounts/{accountId}/billing{(withKey ? $"#key={await AccountKeyAsync(accountId)}" : "")}");
         try
         {
             if (withKey) await WaitReadyAsync(page);

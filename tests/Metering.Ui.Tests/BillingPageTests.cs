@@ -15,14 +15,15 @@ public sealed class BillingPageTests(BillingPageFixture fixture)
     ];
 
     [Fact]
-    public async Task Root_leads_to_a_demo_account_and_the_page_shows_its_seeded_billing()
+    public async Task Root_leads_to_a_demo_account_and_the_page_opens_signed_in_with_its_seeded_billing()
     {
-        var page = await fixture.OpenAsync("demo-acme");
+        var page = await fixture.OpenAsync("demo-acme", withKey: false);
         await page.GotoAsync(fixture.BaseUrl + "/");
         Assert.EndsWith("/accounts/demo-acme/billing", page.Url);
-        await page.EvaluateAsync("() => sessionStorage.setItem('metering.apiKey', '" + BillingPageFixture.AdminKey + "')");
-        await page.ReloadAsync();
         await BillingPageFixture.WaitReadyAsync(page);
+        var cookie = (await page.Context.CookiesAsync()).Single(c => c.Name == "metering_session");
+        Assert.True(cookie.HttpOnly);
+        Assert.Equal(SameSiteAttribute.Strict, cookie.SameSite);
 
         await Expect(page.Locator("h1")).ToHaveTextAsync("Billing");
         await Expect(page.Locator("#account-id")).ToHaveTextAsync("demo-acme");
@@ -37,15 +38,22 @@ public sealed class BillingPageTests(BillingPageFixture fixture)
     }
 
     [Fact]
-    public async Task Without_a_key_the_page_asks_for_one_and_refuses_a_wrong_one()
+    public async Task After_signing_out_the_page_asks_for_an_account_key_and_refuses_a_wrong_one_and_the_admin_key()
     {
         var page = await fixture.OpenAsync("demo-globex", withKey: false);
+        await BillingPageFixture.WaitReadyAsync(page);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
         await Expect(page.Locator("#key-section")).ToBeVisibleAsync();
-        await page.GetByRole(AriaRole.Textbox, new() { Name = "API key" }).FillAsync("not-the-key");
-        await page.GetByRole(AriaRole.Button, new() { Name = "Continue" }).ClickAsync();
-        await Expect(page.Locator("#key-error")).ToContainTextAsync("not accepted");
+        foreach (var refused in new[] { "not-the-key", BillingPageFixture.AdminKey })
+        {
+            await page.GetByRole(AriaRole.Textbox, new() { Name = "API key" }).FillAsync(refused);
+            var answer = await page.RunAndWaitForResponseAsync(() => page.GetByRole(AriaRole.Button, new() { Name = "Continue" }).ClickAsync(),
+                r => r.Url.EndsWith("/session") && r.Request.Method == "POST");
+            Assert.Contains(answer.Status, new[] { 401, 403 });
+            await Expect(page.Locator("#key-error")).ToContainTextAsync("not accepted");
+        }
 
-        await page.GetByRole(AriaRole.Textbox, new() { Name = "API key" }).FillAsync(BillingPageFixture.AdminKey);
+        await page.GetByRole(AriaRole.Textbox, new() { Name = "API key" }).FillAsync(await fixture.AccountKeyAsync("demo-globex"));
         await page.GetByRole(AriaRole.Button, new() { Name = "Continue" }).ClickAsync();
         await BillingPageFixture.WaitReadyAsync(page);
         await Expect(page.Locator("#plans article")).ToContainTextAsync("Starter");

@@ -46,7 +46,8 @@ public sealed record BillingInfo(string? Name, string? Email, string? Address, s
 /// <param name="InvoiceDueReminderDays">Days before an open invoice's due date to send <c>invoice.due_soon</c>.</param>
 /// <param name="LowBalanceThreshold">Send <c>balance.low</c> when the balance falls under this; null: never.</param>
 /// <param name="Channels">Where notifications go besides the list: <c>kafka</c> (the notifications topic) and <c>webhook</c>.</param>
-/// <param name="WebhookSecret">Key of the HMAC-SHA256 signature on webhook calls; at least 16 characters.</param>
+/// <param name="WebhookSecret">Key of the HMAC-SHA256 signature on webhook calls; at least 16 characters. The host stores it
+/// sealed (encrypted, <see cref="SealedPrefix"/>), so the journal never holds it in clear.</param>
 public sealed record NotificationSettings(
     int RenewalReminderDays,
     int InvoiceDueReminderDays,
@@ -56,6 +57,13 @@ public sealed record NotificationSettings(
     string? WebhookSecret)
 {
     public static NotificationSettings Default { get; } = new(7, 3, null, ["kafka"], null, null);
+
+    /// <summary>Marks a secret encrypted by the host; the domain only checks it is not absurdly long.</summary>
+    public const string SealedPrefix = "sealed:";
+    public const int MaxSealedLength = 512;
+
+    public bool HasValidSecret => WebhookSecret is { Length: >= 16 and <= 200 }
+        || (WebhookSecret is { } s && s.StartsWith(SealedPrefix, StringComparison.Ordinal) && s.Length <= MaxSealedLength);
 }
 
 /// <summary>How renewal invoices are paid.</summary>
@@ -82,13 +90,15 @@ public sealed record Preferences(BillingInfo BillingInfo, NotificationSettings N
     {
         var errors = new List<Refusal>();
         var info = BillingInfo;
-        if (info.Name is { Length: > 200 }) errors.Add(new("billingInfo.name", "At most 200 characters."));
+        if (info.Name is { Length: > 200 } || info.Name?.Any(char.IsControl) == true)
+            errors.Add(new("billingInfo.name", "At most 200 characters, no control characters."));
         if (info.Email is { } email && (email.Length > 254 || !email.Contains('@') || email.StartsWith('@') || email.EndsWith('@')))
             errors.Add(new("billingInfo.email", "Not an email address."));
         if (info.Address is { Length: > 500 }) errors.Add(new("billingInfo.address", "At most 500 characters."));
         if (info.Country is { } country && (country.Length != 2 || !country.All(char.IsAsciiLetterUpper)))
             errors.Add(new("billingInfo.country", "An ISO 3166-1 alpha-2 code in capitals, e.g. ES."));
-        if (info.TaxId is { Length: > 50 }) errors.Add(new("billingInfo.taxId", "At most 50 characters."));
+        if (info.TaxId is { Length: > 50 } || info.TaxId?.Any(char.IsControl) == true)
+            errors.Add(new("billingInfo.taxId", "At most 50 characters, no control characters."));
         var n = Notifications;
         if (n.RenewalReminderDays is < 0 or > 60) errors.Add(new("notifications.renewalReminderDays", "0 to 60 days."));
         if (n.InvoiceDueReminderDays is < 0 or > 60) errors.Add(new("notifications.invoiceDueReminderDays", "0 to 60 days."));
@@ -98,7 +108,7 @@ public sealed record Preferences(BillingInfo BillingInfo, NotificationSettings N
             errors.Add(new("notifications.channels", "Channels are kafka and webhook."));
         if (n.Channels.Contains("webhook") && !Uri.TryCreate(n.WebhookUrl, UriKind.Absolute, out _))
             errors.Add(new("notifications.webhookUrl", "The webhook channel needs an absolute http(s) URL."));
-        if (n.Channels.Contains("webhook") && n.WebhookSecret is not { Length: >= 16 and <= 200 })
+        if ((n.Channels.Contains("webhook") || n.WebhookSecret is not null) && !n.HasValidSecret)
             errors.Add(new("notifications.webhookSecret", "The webhook channel needs a secret of 16 to 200 characters to sign its calls."));
         if (n.WebhookUrl is { } url && (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")))
             errors.Add(new("notifications.webhookUrl", "An absolute http(s) URL."));

@@ -47,6 +47,7 @@ public sealed record Plan(
         if (!AccountId.IsValid(Id)) errors.Add($"id must be {AccountId.Rule}.");
         if (string.IsNullOrWhiteSpace(Name)) errors.Add("name is required.");
         else if (Name.Length > MaxNameLength) errors.Add($"name may have at most {MaxNameLength} characters.");
+        else if (Name.Any(char.IsControl)) errors.Add("name may not contain control characters.");
         if (Currency is not { Length: 3 } || !Currency.All(char.IsAsciiLetterUpper))
             errors.Add($"currency must be three upper-case letters (got '{Currency}').");
         if (Fee < 0) errors.Add($"fee must be >= 0 (got {Fee}).");

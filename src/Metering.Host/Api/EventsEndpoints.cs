@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using Confluent.Kafka;
 using Metering.Domain.Usage;
+using Metering.Host.Auth;
 using Metering.Ingestion.CloudEvents;
 using Metering.Ingestion.Kafka;
 using Microsoft.AspNetCore.Http.Features;
@@ -22,6 +23,9 @@ public static class EventsEndpoints
     private const string Batch = "application/cloudevents-batch+json";
     private const string Json = "application/json";
 
+    /// <summary>An ingest key of one account sent an event for another (the whole request is 403).</summary>
+    public const string SubjectNotAllowed = "subject_not_allowed";
+
     public sealed record EventError(int Index, string? Id, string Code, string Detail);
     public sealed record EventsAccepted(int Accepted);
 
@@ -33,6 +37,8 @@ public static class EventsEndpoints
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .RequireScope(ApiScopes.Ingest)
             .WithName("PostEvents");
         return api;
     }
@@ -47,8 +53,8 @@ public static class EventsEndpoints
     {
         var mediaType = (request.ContentType ?? "").Split(';')[0].Trim().ToLowerInvariant();
         if (mediaType is not (Single or Batch or Json))
-            return Results.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported content type",
-                detail: $"Send one event as {Single} or a JSON array of events as {Batch}.");
+            return Problem(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type", "Unsupported content type",
+                $"Send one event as {Single} or a JSON array of events as {Batch}.");
 
         if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
             limit.MaxRequestBodySize = MaxBodyBytes;
@@ -62,7 +68,7 @@ public static class EventsEndpoints
         }
         catch (JsonException e)
         {
-            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed JSON", detail: e.Message);
+            return Problem(StatusCodes.Status400BadRequest, "malformed_json", "Malformed JSON", e.Message);
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
@@ -74,17 +80,18 @@ public static class EventsEndpoints
             var root = document.RootElement;
             var expectArray = mediaType == Batch || (mediaType == Json && root.ValueKind == JsonValueKind.Array);
             if (expectArray != (root.ValueKind == JsonValueKind.Array))
-                return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Wrong shape",
-                    detail: expectArray ? "A batch is a JSON array of CloudEvents." : "A single CloudEvent is a JSON object.");
+                return Problem(StatusCodes.Status400BadRequest, "wrong_shape", "Wrong shape",
+                    expectArray ? "A batch is a JSON array of CloudEvents." : "A single CloudEvent is a JSON object.");
 
             var events = expectArray ? root.EnumerateArray().ToArray() : [root];
             if (events.Length == 0)
-                return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Empty batch", detail: "Send at least one event.");
+                return Problem(StatusCodes.Status400BadRequest, "empty_batch", "Empty batch", "Send at least one event.");
             if (events.Length > MaxBatchEvents)
-                return Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Batch too large",
-                    detail: $"At most {MaxBatchEvents} events per request.");
+                return Problem(StatusCodes.Status413PayloadTooLarge, "batch_too_large", "Batch too large", $"At most {MaxBatchEvents} events per request.");
 
             var now = time.GetUtcNow();
+            // An ingest key of one account produces only that account's usage.
+            var onlyAccount = ApiAuthentication.CallerOf(request.HttpContext) is { } caller && !caller.Has(ApiScopes.Admin) ? caller.AccountId : null;
             var errors = new List<EventError>();
             var valid = new List<(string AccountId, byte[] Value)>(events.Length);
             var seen = new HashSet<DedupeKey>();
@@ -93,15 +100,19 @@ public static class EventsEndpoints
                 var parsed = parser.Parse(events[i], key: null, default, now);
                 if (parsed.Rejection is { } rejection)
                     errors.Add(new EventError(i, IdOf(events[i]), rejection.Code, rejection.Detail));
+                else if (onlyAccount is not null && parsed.AccountId != onlyAccount)
+                    errors.Add(new EventError(i, parsed.Record!.EventId, SubjectNotAllowed, $"This key produces usage for '{onlyAccount}' only."));
                 else if (!seen.Add(parsed.Record!.DedupeKey))
                     errors.Add(new EventError(i, parsed.Record.EventId, "duplicate_in_batch", "Another event in this batch has the same source and id."));
                 else
                     valid.Add((parsed.AccountId!, Encoding.UTF8.GetBytes(events[i].GetRawText())));
             }
             if (errors.Count > 0)
-                return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid events",
+                return Results.Problem(
+                    statusCode: errors.Any(e => e.Code == SubjectNotAllowed) ? StatusCodes.Status403Forbidden : StatusCodes.Status400BadRequest,
+                    title: "Invalid events",
                     detail: $"{errors.Count} of {events.Length} events are invalid; none were accepted.",
-                    extensions: new Dictionary<string, object?> { ["errors"] = errors });
+                    extensions: new Dictionary<string, object?> { ["code"] = errors[0].Code, ["errors"] = errors });
 
             try
             {
@@ -117,8 +128,10 @@ public static class EventsEndpoints
     }
 
     private static IResult TooLarge() =>
-        Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Payload too large", detail: $"At most {MaxBodyBytes} bytes per request.");
+        Problem(StatusCodes.Status413PayloadTooLarge, "payload_too_large", "Payload too large", $"At most {MaxBodyBytes} bytes per request.");
 
-    private static string? IdOf(JsonElement e) =>
-        e.ValueKind == JsonValueKind.Object && e.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString() : null;
+    private static IResult Problem(int status, string code, string title, string detail) =>
+        Results.Problem(statusCode: status, title: title, detail: detail, extensions: new Dictionary<string, object?> { ["code"] = code });
+
+    private static string? IdOf(JsonElement e) => e.ValueKind == JsonValueKind.Object ? UsageEventParser.ReadString(e, "id") : null;
 }

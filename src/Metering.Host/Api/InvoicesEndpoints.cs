@@ -1,6 +1,8 @@
 using Metering.Accounts.Messages;
 using Metering.Billing.Invoices;
 using Metering.Domain.Accounts;
+using Metering.Host.Auth;
+using Metering.Host.Notifications;
 
 namespace Metering.Host.Api;
 
@@ -60,21 +62,35 @@ public static class InvoicesEndpoints
             : await WithInvoice(accountId, result.Outcome.Id!, api, ct, i => Results.Ok(i));
     }
 
-    private static async Task<IResult> GetPreferences(string accountId, AccountApi api, CancellationToken ct)
-    {
-        return Results.Ok((await api.AskAsync<AccountPreferences>(new GetAccountPreferences(accountId), ct)).Preferences);
-    }
+    private static async Task<IResult> GetPreferences(string accountId, AccountApi api, CancellationToken ct) =>
+        Results.Ok(Shown((await api.AskAsync<AccountPreferences>(new GetAccountPreferences(accountId), ct)).Preferences));
 
-    private static async Task<IResult> PutPreferences(string accountId, Preferences preferences, AccountApi api, CancellationToken ct)
+    /// <summary>
+    /// A webhook secret is written, never read back: answers carry <c>webhookSecret: null</c>, and a PUT
+    /// without one keeps the secret saved before. A new one is sealed (<see cref="SecretBox"/>) before
+    /// the account stores it.
+    /// </summary>
+    private static async Task<IResult> PutPreferences(string accountId, Preferences preferences, AccountApi api, WebhookPolicy webhooks, SecretBox secrets, CancellationToken ct)
     {
-        var errors = preferences.Validate();
+        var saved = preferences.Notifications.WebhookSecret is null
+            ? (await api.AskAsync<AccountPreferences>(new GetAccountPreferences(accountId), ct)).Preferences.Notifications.WebhookSecret
+            : null;
+        if (saved is not null) preferences = preferences with { Notifications = preferences.Notifications with { WebhookSecret = saved } };
+        var errors = preferences.Validate().ToList();
+        if (preferences.Notifications.WebhookUrl is { } url && errors.All(e => e.Code != "notifications.webhookUrl")
+            && await webhooks.CheckAsync(url, ct) is { } refused)
+            errors.Add(new Refusal("notifications.webhookUrl", refused));
         if (errors.Count > 0)
             return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid preferences",
                 detail: string.Join(" ", errors.Select(e => $"{e.Code}: {e.Message}")),
                 extensions: new Dictionary<string, object?> { ["code"] = "invalid_preferences", ["errors"] = errors.Select(e => new { field = e.Code, message = e.Message }) });
+        if (preferences.Notifications.WebhookSecret is { } secret && saved is null)
+            preferences = preferences with { Notifications = preferences.Notifications with { WebhookSecret = secrets.Seal(secret) } };
         var result = await api.AskAsync<AccountCommandResult>(new UpdateAccountPreferences(accountId, preferences), ct);
-        return result.Outcome.Refusal is { } refusal ? AccountApi.Problem(refusal) : Results.Ok(preferences);
+        return result.Outcome.Refusal is { } refusal ? AccountApi.Problem(refusal) : Results.Ok(Shown(preferences));
     }
+
+    private static Preferences Shown(Preferences p) => p with { Notifications = p.Notifications with { WebhookSecret = null } };
 
     private static async Task<IResult> ListNotifications(string accountId, AccountApi api, CancellationToken ct, int page = 1, int pageSize = 50)
     {

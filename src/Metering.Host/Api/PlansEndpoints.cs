@@ -5,6 +5,7 @@ using Metering.Accounts;
 using Metering.Billing.Plans;
 using Metering.Domain.Accounts;
 using Metering.Domain.Plans;
+using Metering.Host.Auth;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace Metering.Host.Api;
@@ -29,12 +30,14 @@ public static class PlansEndpoints
         api.MapGet("/plans", ListPlans)
             .Produces<IReadOnlyList<Plan>>()
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
+            .RequireScope(ApiScopes.AccountRead) // the page offers the catalog to subscribe
             .WithName("GetPlans");
         api.MapGet("/plans/{planId}", ReadPlan)
             .Produces<Plan>()
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
+            .RequireScope(ApiScopes.AccountRead)
             .WithName("GetPlan");
         api.MapPut("/plans/{planId}", ReplacePlan)
             .Accepts<Plan>("application/json")

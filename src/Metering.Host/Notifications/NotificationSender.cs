@@ -5,6 +5,7 @@ using System.Text.Json;
 using Metering.Accounts;
 using Metering.Domain.Accounts;
 using Metering.Domain.Notifications;
+using Metering.Host.Auth;
 using Metering.Ingestion.Kafka;
 
 namespace Metering.Host.Notifications;
@@ -13,12 +14,15 @@ namespace Metering.Host.Notifications;
 /// Produces every notification to the notifications topic (key = account id) and POSTs it to the
 /// account's webhook when it chose one, signed so the receiver can check it came from us:
 /// <c>Metering-Signature: t=&lt;unix seconds&gt;,v1=&lt;hex HMAC-SHA256(secret, "&lt;t&gt;.&lt;body&gt;")&gt;</c>.
-/// Webhook calls are retried with backoff on network errors and 5xx answers. Each channel's outcome
-/// is counted (<c>metering.notifications.delivered</c> / <c>failed</c>) as it happens, so a resend
-/// after a crash counts again: the counters say what reached the channels, not what was decided.
+/// Webhook calls are retried with backoff on network errors and 5xx answers; a URL that
+/// <see cref="WebhookPolicy"/> refuses (checked again here, and on the connected address) is not called.
+/// Each channel's outcome is counted (<c>metering.notifications.delivered</c> / <c>failed</c>) as it
+/// happens, so a resend after a crash counts again: the counters say what reached the channels.
 /// </summary>
 public sealed class NotificationSender(
-    MeteringProducer producer, KafkaOptions kafka, HttpClient http, TimeProvider time, AccountTelemetry telemetry, ILogger<NotificationSender> log) : INotificationSink
+    MeteringProducer producer, KafkaOptions kafka, HttpClient http, WebhookPolicy policy, SecretBox secrets, TimeProvider time,
+    AccountTelemetry telemetry, ILogger<NotificationSender> log)
+    : INotificationSink
 {
     public const string SignatureHeader = "Metering-Signature";
     public const string IdHeader = "Metering-Notification-Id";
@@ -49,7 +53,10 @@ public sealed class NotificationSender(
         }
         telemetry.NotificationDelivered("kafka", notification.Type);
         if (!settings.Channels.Contains("webhook") || settings.WebhookUrl is null || settings.WebhookSecret is null) return null;
-        var failure = await PostAsync(new Uri(settings.WebhookUrl), settings.WebhookSecret, notification.Id, body, ct);
+        // Saved under an earlier, looser configuration, perhaps.
+        var failure = policy.CheckUrl(settings.WebhookUrl) is { } refused ? $"webhook refused: {refused}"
+            : secrets.Open(settings.WebhookSecret) is not { } secret ? "webhook secret cannot be opened: was Metering:Secrets:Key changed?"
+            : await PostAsync(new Uri(settings.WebhookUrl), secret, notification.Id, body, ct);
         if (failure is null) telemetry.NotificationDelivered("webhook", notification.Type);
         else telemetry.NotificationFailed("webhook", notification.Type);
         return failure;
@@ -77,6 +84,11 @@ public sealed class NotificationSender(
                 if (response.IsSuccessStatusCode) return null;
                 failure = $"webhook answered {(int)response.StatusCode}";
                 if ((int)response.StatusCode < 500) break;
+            }
+            catch (HttpRequestException e) when (e.InnerException is WebhookBlockedException blocked)
+            {
+                failure = $"webhook refused: {blocked.Message}";
+                break;
             }
             catch (HttpRequestException e)
             {

@@ -32,7 +32,7 @@ public static class TelemetryExtensions
         var otel = services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService(ServiceName, serviceVersion: typeof(TelemetryExtensions).Assembly.GetName().Version?.ToString()))
             .WithMetrics(metrics => metrics
-                .AddMeter(IngestionMetrics.MeterName, AccountTelemetry.MeterName, ClusterMetrics.MeterName)
+                .AddMeter(IngestionMetrics.MeterName, AccountTelemetry.MeterName, ClusterMetrics.MeterName, ApiMetrics.MeterName)
                 .AddAspNetCoreInstrumentation()
                 .AddRuntimeInstrumentation()
                 .AddPrometheusExporter())

@@ -20,9 +20,10 @@ public readonly record struct ParsedEvent(string? AccountId, UsageRecord? Record
 /// <summary>Limits on what a usage event may claim.</summary>
 /// <param name="MaxQuantity">Larger quantities are taken as a producer bug, not usage.</param>
 /// <param name="MaxFutureSkew">How far ahead of the engine's clock an event's time may be.</param>
-public sealed record UsageEventLimits(decimal MaxQuantity, TimeSpan MaxFutureSkew)
+/// <param name="MaxAge">How far behind it: older usage belongs to periods long invoiced, so it is a replay or a broken clock.</param>
+public sealed record UsageEventLimits(decimal MaxQuantity, TimeSpan MaxFutureSkew, TimeSpan MaxAge)
 {
-    public static UsageEventLimits Default { get; } = new(1_000_000m, TimeSpan.FromHours(24));
+    public static UsageEventLimits Default { get; } = new(1_000_000m, TimeSpan.FromHours(24), TimeSpan.FromDays(400));
 }
 
 /// <summary>
@@ -63,12 +64,12 @@ public sealed class UsageEventParser(MeterCatalog meters, UsageEventLimits limit
             return ParsedEvent.Reject("invalid_specversion", "'specversion' must be \"1.0\".");
 
         var id = ReadString(root, "id");
-        if (string.IsNullOrEmpty(id) || id.Length > MaxIdLength)
-            return ParsedEvent.Reject("invalid_id", $"'id' must be a non-empty string of at most {MaxIdLength} characters.");
+        if (string.IsNullOrEmpty(id) || id.Length > MaxIdLength || !IsPrintable(id))
+            return ParsedEvent.Reject("invalid_id", $"'id' must be a non-empty string of at most {MaxIdLength} characters, without control characters.");
 
         var source = ReadString(root, "source");
-        if (string.IsNullOrEmpty(source) || source.Length > MaxSourceLength)
-            return ParsedEvent.Reject("invalid_source", $"'source' must be a non-empty string of at most {MaxSourceLength} characters.");
+        if (string.IsNullOrEmpty(source) || source.Length > MaxSourceLength || !IsPrintable(source))
+            return ParsedEvent.Reject("invalid_source", $"'source' must be a non-empty string of at most {MaxSourceLength} characters, without control characters.");
 
         var type = ReadString(root, "type");
         if (string.IsNullOrEmpty(type))
@@ -92,11 +93,13 @@ public sealed class UsageEventParser(MeterCatalog meters, UsageEventLimits limit
         var occurredAt = now;
         if (root.TryGetProperty("time", out var timeElement))
         {
-            if (timeElement.ValueKind != JsonValueKind.String
-                || !DateTimeOffset.TryParse(timeElement.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out occurredAt))
+            if (Text(timeElement) is not { } timeText
+                || !DateTimeOffset.TryParse(timeText, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out occurredAt))
                 return ParsedEvent.Reject("invalid_time", "'time' must be an RFC 3339 timestamp.");
             if (occurredAt - now > limits.MaxFutureSkew)
                 return ParsedEvent.Reject("time_in_future", $"'time' is more than {limits.MaxFutureSkew.TotalHours:0} h ahead of the engine's clock.");
+            if (now - occurredAt > limits.MaxAge)
+                return ParsedEvent.Reject("time_too_old", $"'time' is more than {limits.MaxAge.TotalDays:0} days behind the engine's clock.");
         }
 
         if (root.TryGetProperty("data", out var data) && data.ValueKind is not (JsonValueKind.Object or JsonValueKind.Null))
@@ -125,8 +128,27 @@ public sealed class UsageEventParser(MeterCatalog meters, UsageEventLimits limit
         return new ParsedEvent(subject, record, null);
     }
 
-    private static string? ReadString(JsonElement obj, string name) =>
-        obj.TryGetProperty(name, out var p) && p.ValueKind == JsonValueKind.String ? p.GetString() : null;
+    /// <summary>A string member of an object; null when absent, not a string, or no text (a lone UTF-16 surrogate).</summary>
+    public static string? ReadString(JsonElement obj, string name) =>
+        obj.TryGetProperty(name, out var p) ? Text(p) : null;
+
+    /// <summary>A JSON string's value; null for other kinds and for escapes that are no text (a lone UTF-16 surrogate).</summary>
+    private static string? Text(JsonElement e)
+    {
+        if (e.ValueKind != JsonValueKind.String) return null;
+        try
+        {
+            return e.GetString();
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Ids and names end up in logs, headers and pages: no control or format characters (line breaks, bidi overrides, NUL).</summary>
+    public static bool IsPrintable(string s) =>
+        !s.Any(c => char.IsControl(c) || char.GetUnicodeCategory(c) is UnicodeCategory.Format);
 
     /// <summary>An optional string dimension: absent or null is fine, anything else must be a short string.</summary>
     private static bool TryDimension(JsonElement obj, string name, out string? value)
@@ -134,10 +156,9 @@ public sealed class UsageEventParser(MeterCatalog meters, UsageEventLimits limit
         value = null;
         if (obj.ValueKind != JsonValueKind.Object || !obj.TryGetProperty(name, out var p) || p.ValueKind == JsonValueKind.Null)
             return true;
-        if (p.ValueKind != JsonValueKind.String) return false;
-        value = p.GetString();
-        if (string.IsNullOrEmpty(value)) value = null;
-        return value is null || value.Length <= MaxDimensionLength;
+        if (Text(p) is not { } text) return false;
+        value = text.Length == 0 ? null : text;
+        return value is null || (value.Length <= MaxDimensionLength && IsPrintable(value));
     }
 
     private static bool TryFind(JsonElement root, string path, out JsonElement value)

@@ -1,11 +1,13 @@
-// The billing page: reads the account through the JSON API (/api/v1) with the key the user gave
-// once (sessionStorage, this tab only) and renders every section. DOM is built with h(), never from
+// The billing page: reads the account through the JSON API (/api/v1) with a session cookie (HttpOnly,
+// SameSite=Strict) that an account key was exchanged for once at POST /session; the page never keeps
+// the key. Writes echo the session's CSRF token. It renders every section. DOM is built with h(), never from
 // HTML strings, so nothing the API returns can inject markup.
 import { t, initialLanguage, setLanguage, language, money, num, percent, signedPercent, date, dateTime, shortDate, meterName, statusName } from './i18n.js';
 import { hbarChart, seriesChart, palette } from './charts.js';
 import { digits, parseExpiry, validateCard } from './card.js';
 
-const KEY = 'metering.apiKey';
+// The session's CSRF token (from /session), sent on every write; the cookie itself is out of reach of scripts.
+let csrfToken = null;
 const accountId = decodeURIComponent(location.pathname.split('/')[2] ?? '');
 const base = `/api/v1/accounts/${encodeURIComponent(accountId)}`;
 const state = { overview: null, catalog: [], subscriptions: [], cards: [], ledger: [], invoices: null, preferences: null, notifications: null, series: null,
@@ -96,12 +98,16 @@ function confirmInline(form, question, onYes) {
 async function api(method, path, payload) {
   const response = await fetch(path.startsWith('/api/') ? path : base + path, {
     method,
-    headers: { Authorization: `Bearer ${sessionStorage.getItem(KEY) ?? ''}`, Accept: 'application/json', ...(payload ? { 'Content-Type': 'application/json' } : {}) },
+    headers: {
+      Accept: 'application/json',
+      ...(payload ? { 'Content-Type': 'application/json' } : {}),
+      ...(method === 'GET' ? {} : { 'X-CSRF-Token': csrfToken ?? '' }),
+    },
     body: payload ? JSON.stringify(payload) : undefined,
   });
   if (response.status === 401) {
-    sessionStorage.removeItem(KEY);
-    showKeyForm(t('keyRejected'));
+    csrfToken = null;
+    showKeyForm(t('signedOut'));
   }
   if (!response.ok) {
     let problem = null;
@@ -501,6 +507,7 @@ function preferencesForm(prefs) {
 
 // ---- start ----------------------------------------------------------------------------------
 function showKeyForm(message) {
+  delete document.body.dataset.ready;
   document.getElementById('content').hidden = true;
   document.getElementById('forget-key').hidden = true;
   document.getElementById('key-section').hidden = false;
@@ -541,21 +548,45 @@ function init() {
     setLanguage(select.value, true);
     if (state.overview) render();
   });
-  // A link printed by the engine may carry the key in the fragment (never sent to a server): keep it
-  // for this tab and take it out of the address bar and history at once.
-  const match = /(?:^#|&)key=([^&]+)/.exec(location.hash);
-  if (match) {
-    sessionStorage.setItem(KEY, decodeURIComponent(match[1]));
-    history.replaceState(null, '', location.pathname + location.search);
-  }
   document.getElementById('key-form').addEventListener('submit', ev => {
     ev.preventDefault();
-    sessionStorage.setItem(KEY, document.getElementById('key-input').value.trim());
+    const key = document.getElementById('key-input').value.trim();
     document.getElementById('key-input').value = '';
-    start();
+    signIn(key);
   });
-  document.getElementById('forget-key').addEventListener('click', () => { sessionStorage.removeItem(KEY); showKeyForm(); });
-  if (sessionStorage.getItem(KEY)) start(); else showKeyForm();
+  document.getElementById('forget-key').addEventListener('click', signOut);
+  // A link may carry a key in the fragment (never sent to a server): it is exchanged for a session and
+  // taken out of the address bar and history at once.
+  const match = /(?:^#|&)key=([^&]+)/.exec(location.hash);
+  if (match) {
+    history.replaceState(null, '', location.pathname + location.search);
+    signIn(decodeURIComponent(match[1]));
+  } else resume();
+}
+
+/** Exchanges an account key for the session cookie; a key of another account opens that account's page. */
+async function signIn(key) {
+  const response = await fetch('/session', { method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body: JSON.stringify({ key }) });
+  if (!response.ok) return showKeyForm(t('keyRejected'));
+  const session = await response.json();
+  if (session.accountId !== accountId) return location.assign(`/accounts/${encodeURIComponent(session.accountId)}/billing`);
+  csrfToken = session.csrfToken;
+  start();
+}
+
+/** Carries on with the session this browser holds for this account (the demo accounts get one with the page). */
+async function resume() {
+  const response = await fetch('/session', { headers: { Accept: 'application/json' } });
+  const session = response.ok ? await response.json() : null;
+  if (session?.accountId !== accountId) return showKeyForm();
+  csrfToken = session.csrfToken;
+  start();
+}
+
+async function signOut() {
+  await fetch('/session', { method: 'DELETE', headers: { 'X-CSRF-Token': csrfToken ?? '' } });
+  csrfToken = null;
+  showKeyForm();
 }
 
 init();

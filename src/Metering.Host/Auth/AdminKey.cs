@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Metering.Host.Api;
+namespace Metering.Host.Auth;
 
 /// <summary>
 /// The admin API key: from configuration, else generated once into the data folder (owner-only
@@ -17,6 +17,9 @@ public sealed class AdminKey
         Generated = generated;
         _hash = SHA256.HashData(Encoding.UTF8.GetBytes(value));
     }
+
+    /// <summary>How the admin key is named in rate-limit partitions and logs.</summary>
+    public const string Id = "admin";
 
     public string Value { get; }
     /// <summary>True when the engine made this key (so it is worth printing).</summary>
