@@ -92,8 +92,8 @@ public sealed class UsageEventParser(MeterCatalog meters, UsageEventLimits limit
         var occurredAt = now;
         if (root.TryGetProperty("time", out var timeElement))
         {
-            if (timeElement.ValueKind != JsonValueKind.String
-                || !DateTimeOffset.TryParse(timeElement.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out occurredAt))
+            if (StringValue(timeElement) is not { } time
+                || !DateTimeOffset.TryParse(time, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out occurredAt))
                 return ParsedEvent.Reject("invalid_time", "'time' must be an RFC 3339 timestamp.");
             if (occurredAt - now > limits.MaxFutureSkew)
                 return ParsedEvent.Reject("time_in_future", $"'time' is more than {limits.MaxFutureSkew.TotalHours:0} h ahead of the engine's clock.");
@@ -126,7 +126,25 @@ public sealed class UsageEventParser(MeterCatalog meters, UsageEventLimits limit
     }
 
     private static string? ReadString(JsonElement obj, string name) =>
-        obj.TryGetProperty(name, out var p) && p.ValueKind == JsonValueKind.String ? p.GetString() : null;
+        obj.TryGetProperty(name, out var p) ? StringValue(p) : null;
+
+    /// <summary>
+    /// A JSON string's value; null when it is not a string, or when it holds an unpaired surrogate
+    /// escape (<c>"\ud800"</c>): valid JSON that .NET cannot turn into a string, and would otherwise
+    /// throw out of the parser and stall the partition on a poison record.
+    /// </summary>
+    private static string? StringValue(JsonElement element)
+    {
+        if (element.ValueKind != JsonValueKind.String) return null;
+        try
+        {
+            return element.GetString();
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
 
     /// <summary>An optional string dimension: absent or null is fine, anything else must be a short string.</summary>
     private static bool TryDimension(JsonElement obj, string name, out string? value)
@@ -134,8 +152,8 @@ public sealed class UsageEventParser(MeterCatalog meters, UsageEventLimits limit
         value = null;
         if (obj.ValueKind != JsonValueKind.Object || !obj.TryGetProperty(name, out var p) || p.ValueKind == JsonValueKind.Null)
             return true;
-        if (p.ValueKind != JsonValueKind.String) return false;
-        value = p.GetString();
+        value = StringValue(p);
+        if (value is null) return false;
         if (string.IsNullOrEmpty(value)) value = null;
         return value is null || value.Length <= MaxDimensionLength;
     }
