@@ -39,6 +39,8 @@ public sealed record Plan(
 {
     public const int MaxNameLength = 100;
     public const int FeeDecimals = 2;
+    /// <summary>Largest fee: prorating and taxing it stays far inside decimal's range.</summary>
+    public const decimal MaxFee = 1_000_000_000m;
 
     /// <summary>What is wrong with this plan, empty when it is valid. Never throws.</summary>
     public IReadOnlyList<string> Validate()
@@ -51,6 +53,7 @@ public sealed record Plan(
         if (Currency is not { Length: 3 } || !Currency.All(char.IsAsciiLetterUpper))
             errors.Add($"currency must be three upper-case letters (got '{Currency}').");
         if (Fee < 0) errors.Add($"fee must be >= 0 (got {Fee}).");
+        if (Fee > MaxFee) errors.Add($"fee must be <= {MaxFee} (got {Fee}).");
         if (Rating.DecimalPlaces(Fee) > FeeDecimals) errors.Add($"fee may have at most {FeeDecimals} decimal places (got {Fee}).");
         if (!Enum.IsDefined(Interval)) errors.Add($"interval must be month or year (got {(int)Interval}).");
 
@@ -62,6 +65,7 @@ public sealed record Plan(
                 if (string.IsNullOrWhiteSpace(meter)) errors.Add("quotas: a meter key is empty.");
                 if (included < 0) errors.Add($"quotas.{meter} must be >= 0 (got {included}).");
                 if (included != decimal.Truncate(included)) errors.Add($"quotas.{meter} must be a whole number (got {included}).");
+                if (included > OveragePrice.MaxQuantity) errors.Add($"quotas.{meter} must be <= {OveragePrice.MaxQuantity} (got {included}).");
             }
         }
 

@@ -23,8 +23,18 @@ namespace Metering.Domain.Pricing;
 [JsonDerivedType(typeof(VolumePrice), "volume")]
 public abstract record OveragePrice
 {
-    /// <summary>Most decimal places a unit price, package price or flat fee may have.</summary>
+    /// <summary>Most decimal places a unit price, package price, flat fee or package size may have.</summary>
     public const int MaxPriceDecimals = 6;
+
+    /// <summary>
+    /// Largest unit price, package price or flat fee. With <see cref="MaxQuantity"/> it keeps every
+    /// cumulative price far inside decimal's range (10^15 units × 10^6 ≈ 10^21), so rating a valid
+    /// price never overflows.
+    /// </summary>
+    public const decimal MaxPrice = 1_000_000m;
+
+    /// <summary>Most overage units of one meter a billing period is rated for (10^15: a billion events of the largest quantity).</summary>
+    public const decimal MaxQuantity = 1_000_000_000_000_000m;
 
     /// <summary>The exact (unrounded) cumulative price of <paramref name="quantity"/> units of overage.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The quantity is negative.</exception>
@@ -41,6 +51,7 @@ public abstract record OveragePrice
     private protected static void CheckPrice(List<string> errors, string what, decimal value)
     {
         if (value < 0) errors.Add($"{what} must be >= 0 (got {value}).");
+        if (value > MaxPrice) errors.Add($"{what} must be <= {MaxPrice} (got {value}).");
         if (Rating.DecimalPlaces(value) > MaxPriceDecimals) errors.Add($"{what} may have at most {MaxPriceDecimals} decimal places (got {value}).");
     }
 
@@ -140,6 +151,8 @@ public sealed record PackagePrice(
     {
         var errors = new List<string>();
         if (Size <= 0) errors.Add($"packageSize must be > 0 (got {Size}).");
+        // A smaller package would make ceil(q / size) overflow within MaxQuantity.
+        if (Rating.DecimalPlaces(Size) > MaxPriceDecimals) errors.Add($"packageSize may have at most {MaxPriceDecimals} decimal places (got {Size}).");
         CheckPrice(errors, "packagePrice", Price);
         return errors;
     }
