@@ -56,21 +56,10 @@ public sealed class MeteringHost : IAsyncDisposable
         return host;
     }
 
-    public async Task<JsonElement> OverviewAsync(string accountId)
-    {
-        var response = await Http.GetAsync($"/api/v1/accounts/{accountId}/overview");
-        response.EnsureSuccessStatusCode();
-        return await response.Content.ReadFromJsonAsync<JsonElement>();
-    }
+    public Task<JsonElement> OverviewAsync(string accountId) => Http.OverviewAsync(accountId);
 
-    public async Task<JsonElement> SendAsync(HttpMethod method, string path, object? body = null, HttpStatusCode expected = HttpStatusCode.OK)
-    {
-        using var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) };
-        using var response = await Http.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == expected, $"{method} {path}: expected {(int)expected}, got {(int)response.StatusCode}: {text}");
-        return text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone();
-    }
+    public Task<JsonElement> SendAsync(HttpMethod method, string path, object? body = null, HttpStatusCode expected = HttpStatusCode.OK) =>
+        Http.SendJsonAsync(method, path, body, expected);
 
     /// <summary>Creates a key through the admin API and answers its secret (shown this once).</summary>
     public async Task<(string Id, string Secret)> CreateKeyAsync(string? accountId, params string[] scopes)
@@ -92,6 +81,31 @@ public sealed class MeteringHost : IAsyncDisposable
         Http.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
+    }
+}
+
+public static class EngineHttp
+{
+    /// <summary>GET <c>/api/v1/accounts/{id}/overview</c> from any engine, in-process or not.</summary>
+    public static Task<JsonElement> OverviewAsync(this HttpClient engine, string accountId) =>
+        engine.GetJsonAsync($"/api/v1/accounts/{accountId}/overview");
+
+    /// <summary>GET <paramref name="path"/> as JSON, failing on any non-success status.</summary>
+    public static async Task<JsonElement> GetJsonAsync(this HttpClient engine, string path)
+    {
+        var response = await engine.GetAsync(path);
+        response.EnsureSuccessStatusCode();
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
+    /// <summary>Sends <paramref name="body"/> as JSON and asserts the status; answers the JSON body, if any.</summary>
+    public static async Task<JsonElement> SendJsonAsync(this HttpClient engine, HttpMethod method, string path, object? body = null, HttpStatusCode expected = HttpStatusCode.OK)
+    {
+        using var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) };
+        using var response = await engine.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == expected, $"{method} {path}: expected {(int)expected}, got {(int)response.StatusCode}: {text}");
+        return text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone();
     }
 }
 

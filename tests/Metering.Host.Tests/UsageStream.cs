@@ -56,22 +56,36 @@ public sealed class UsageStream
     }
 
     /// <summary>Waits until the engine counted at least every valid event of this stream.</summary>
-    public Task WaitUntilCountedAsync(MeteringHost host, TimeSpan timeout) =>
-        Eventually.TrueAsync(async () =>
+    public Task WaitUntilCountedAsync(MeteringHost host, TimeSpan timeout) => WaitUntilCountedAsync(host.Http, timeout);
+
+    public async Task WaitUntilCountedAsync(HttpClient engine, TimeSpan timeout)
+    {
+        long total = 0;
+        try
         {
-            long total = 0;
-            foreach (var account in Expected.Keys)
-                total += (await host.OverviewAsync(account)).GetProperty("eventsProcessed").GetInt64();
-            return total >= ExpectedEventsProcessed;
-        }, timeout, "the engine did not count every event in time");
+            await Eventually.TrueAsync(async () =>
+            {
+                total = 0;
+                foreach (var account in Expected.Keys)
+                    total += (await engine.OverviewAsync(account)).GetProperty("eventsProcessed").GetInt64();
+                return total >= ExpectedEventsProcessed;
+            }, timeout, "the engine did not count every event in time");
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"{e.Message}: {total} of {ExpectedEventsProcessed} counted", e);
+        }
+    }
 
     /// <summary>Every account holds exactly the usage sent: nothing lost, nothing counted twice.</summary>
-    public async Task AssertExactAsync(MeteringHost host)
+    public Task AssertExactAsync(MeteringHost host) => AssertExactAsync(host.Http);
+
+    public async Task AssertExactAsync(HttpClient engine)
     {
         long processed = 0;
         foreach (var (account, usage) in Expected)
         {
-            var overview = await host.OverviewAsync(account);
+            var overview = await engine.OverviewAsync(account);
             foreach (var meter in new[] { "lead", "call", "email" })
                 Assert.Equal(usage.GetValueOrDefault(meter), overview.GetProperty("usage").GetProperty(meter).GetDecimal());
             processed += overview.GetProperty("eventsProcessed").GetInt64();

@@ -13,6 +13,8 @@ namespace Metering.Ingestion.Kafka;
 /// </remarks>
 public sealed class EmbeddedKafkaBroker : IDisposable
 {
+    private const int BrokerId = 1; // the mock cluster numbers its brokers from 1
+
     private readonly Lock _gate = new();
     private readonly int _brokerCount;
     private IntPtr _handle;   // rd_kafka_t* the mock cluster is attached to
@@ -71,6 +73,22 @@ public sealed class EmbeddedKafkaBroker : IDisposable
                 var errName = Marshal.PtrToStringUTF8(MockClusterNative.rd_kafka_err2name(err)) ?? err.ToString();
                 throw new InvalidOperationException($"Could not create topic '{name}' on the embedded broker: {errName}.");
             }
+        }
+    }
+
+    /// <summary>
+    /// Makes the (single) broker announce <paramref name="host"/>:<paramref name="port"/> in metadata
+    /// instead of the port it listens on, for a forwarder in front of it: the mock broker cannot be
+    /// told which port to listen on, and clients connect to what metadata announces.
+    /// </summary>
+    public void Advertise(string host, int port)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(host);
+        if (_brokerCount != 1) throw new InvalidOperationException("Only a single-broker cluster can be advertised on one address.");
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_cluster == IntPtr.Zero, this);
+            MockClusterNative.rd_kafka_mock_broker_set_host_port(_cluster, BrokerId, host, port);
         }
     }
 
@@ -153,6 +171,9 @@ internal static unsafe partial class MockClusterNative
 
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int rd_kafka_mock_topic_create(IntPtr mcluster, string topic, int partitionCount, int replicationFactor);
+
+    [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial void rd_kafka_mock_broker_set_host_port(IntPtr mcluster, int brokerId, string host, int port);
 
     [LibraryImport(Lib)]
     internal static partial void rd_kafka_mock_cluster_destroy(IntPtr mcluster);
