@@ -24,6 +24,19 @@ public sealed class JournalDatabase
     /// <summary>linq2db provider name that Akka.Persistence.Sql expects.</summary>
     public string LinqProviderName { get; }
 
+    /// <summary>
+    /// Concurrent journal write transactions. SQLite has one writer: a second transaction gets
+    /// SQLITE_BUSY and Microsoft.Data.Sqlite sleeps 150 ms before retrying, so it gets exactly one.
+    /// PostgreSQL overlaps a few commits (one fsync each) well.
+    /// </summary>
+    public int WriteParallelism => Provider == "sqlite" ? 1 : 4;
+
+    /// <summary>
+    /// Journal rows per write transaction: every transaction costs a commit (an fsync), so the more
+    /// accounts' writes share one, the more rows per second. Bounded so a transaction stays short.
+    /// </summary>
+    public int WriteBatchSize => Provider == "sqlite" ? 2_000 : 500;
+
     public static JournalDatabase Sqlite(string dataDir)
     {
         Directory.CreateDirectory(dataDir);
