@@ -129,7 +129,10 @@ public static class AccountsHostingExtensions
                   batch-size = {{database.WriteBatchSize}}
                   db-round-trip-max-batch-size = {{database.WriteBatchSize}}
                   db-round-trip-max-tag-batch-size = {{database.WriteBatchSize}}
+                  read-isolation-level = {{database.ReadIsolationLevel}}
                 }
+                akka.persistence.snapshot-store.sql.read-isolation-level = {{database.ReadIsolationLevel}}
+                akka.persistence.query.journal.sql.read-isolation-level = {{database.ReadIsolationLevel}}
                 """, HoconAddMode.Prepend)
             .WithSqlPersistence(
                 connectionString: database.ConnectionString,

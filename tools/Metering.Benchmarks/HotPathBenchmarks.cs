@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 using Akka.Actor;
 using Akka.Serialization;
 using BenchmarkDotNet.Attributes;
@@ -32,6 +33,7 @@ public class HotPathBenchmarks
     private RecordUsage _command = null!;
     private UsageRecorded _recorded = null!;
     private byte[] _row = [];
+    private byte[] _v1Row = [];
     private string _manifest = "";
     private long _offset;
 
@@ -45,6 +47,7 @@ public class HotPathBenchmarks
         _recorded = (UsageRecorded)_account.Decide(_command).Events[0];
         _manifest = ((SerializerWithStringManifest)_serializer).Manifest(_recorded);
         _row = _serializer.ToBinary(_recorded);
+        _v1Row = SerializeV1();
     }
 
     [GlobalCleanup]
@@ -65,11 +68,18 @@ public class HotPathBenchmarks
         return _account;
     }
 
-    [Benchmark(Description = "serialize UsageRecorded of 8")]
+    [Benchmark(Description = "serialize UsageRecorded of 8 (v2 binary)")]
     public byte[] Serialize() => _serializer.ToBinary(_recorded);
 
-    [Benchmark(Description = "deserialize UsageRecorded of 8")]
+    [Benchmark(Description = "deserialize UsageRecorded of 8 (v2 binary)")]
     public object Deserialize() => ((SerializerWithStringManifest)_serializer).FromBinary(_row, _manifest);
+
+    /// <summary>What the journal row cost before v2: the same event as v1 JSON, for comparison.</summary>
+    [Benchmark(Description = "serialize UsageRecorded of 8 (v1 JSON)")]
+    public byte[] SerializeV1() => JsonSerializer.SerializeToUtf8Bytes(_recorded, JsonSerializerOptions.Web);
+
+    [Benchmark(Description = "deserialize UsageRecorded of 8 (v1 JSON)")]
+    public object DeserializeV1() => ((SerializerWithStringManifest)_serializer).FromBinary(_v1Row, "usage-recorded.v1");
 
     private static Account SubscribedAccount()
     {

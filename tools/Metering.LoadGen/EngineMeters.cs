@@ -33,7 +33,8 @@ public sealed class EngineMeters : IDisposable
             var now = Stopwatch.GetTimestamp();
             if (instrument.Name == "metering.events.consumed")
             {
-                Interlocked.CompareExchange(ref _firstConsumedAt, now, 0);
+                if (Interlocked.CompareExchange(ref _firstConsumedAt, now, 0) == 0)
+                    CpuAtFirstConsumed = Process.GetCurrentProcess().TotalProcessorTime;
                 return;
             }
             Interlocked.Add(ref _durable, value);
@@ -48,6 +49,9 @@ public sealed class EngineMeters : IDisposable
         });
         _listener.Start();
     }
+
+    /// <summary>This process's CPU time when the engine consumed its first batch: start-up and JIT excluded from per-event CPU.</summary>
+    public TimeSpan CpuAtFirstConsumed { get; private set; }
 
     /// <summary>Records persisted (or dropped as already persisted) since the listener started.</summary>
     public long Durable => Interlocked.Read(ref _durable);

@@ -37,6 +37,15 @@ public sealed class JournalDatabase
     /// </summary>
     public int WriteBatchSize => Provider == "sqlite" ? 2_000 : 500;
 
+    /// <summary>
+    /// Isolation of the journal's and snapshot store's reads (recovery, queries). Microsoft.Data.Sqlite
+    /// starts any other transaction with BEGIN IMMEDIATE, which takes the write lock: every recovering
+    /// account would queue behind the writer and each other, with 150 ms back-offs. Read-uncommitted
+    /// starts a plain deferred BEGIN; in WAL mode (no shared cache) a reader still sees only committed
+    /// data, from a snapshot, and never blocks the writer.
+    /// </summary>
+    public string ReadIsolationLevel => Provider == "sqlite" ? "read-uncommitted" : "unspecified";
+
     public static JournalDatabase Sqlite(string dataDir)
     {
         Directory.CreateDirectory(dataDir);
