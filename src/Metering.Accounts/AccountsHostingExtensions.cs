@@ -113,16 +113,33 @@ public static class AccountsHostingExtensions
             .WithClusterBootstrap(bootstrap);
     }
 
-    /// <summary>Journal and snapshots in SQL, events tagged through the journal builder into the tag table.</summary>
+    /// <summary>
+    /// Journal and snapshots in SQL, events tagged through the journal builder into the tag table, and
+    /// writes batched to the database's strengths (see <see cref="JournalDatabase.WriteBatchSize"/>).
+    /// </summary>
     public static AkkaConfigurationBuilder AddMeteringPersistence(this AkkaConfigurationBuilder builder, JournalDatabase database)
     {
         database.Prepare();
-        return builder.WithSqlPersistence(
-            connectionString: database.ConnectionString,
-            providerName: database.LinqProviderName,
-            journalBuilder: journal => journal.AddWriteEventAdapter<UsageTagger>("usage-tagger", [typeof(UsageRecorded)]),
-            autoInitialize: true,
-            tagStorageMode: TagMode.TagTable);
+        return builder
+            .AddHocon($$"""
+                akka.persistence.journal.sql {
+                  parallelism = {{database.WriteParallelism}}
+                  # One consumed batch may persist for every account at once; the default 5,000 would reject the rest.
+                  buffer-size = 100000
+                  batch-size = {{database.WriteBatchSize}}
+                  db-round-trip-max-batch-size = {{database.WriteBatchSize}}
+                  db-round-trip-max-tag-batch-size = {{database.WriteBatchSize}}
+                  read-isolation-level = {{database.ReadIsolationLevel}}
+                }
+                akka.persistence.snapshot-store.sql.read-isolation-level = {{database.ReadIsolationLevel}}
+                akka.persistence.query.journal.sql.read-isolation-level = {{database.ReadIsolationLevel}}
+                """, HoconAddMode.Prepend)
+            .WithSqlPersistence(
+                connectionString: database.ConnectionString,
+                providerName: database.LinqProviderName,
+                journalBuilder: journal => journal.AddWriteEventAdapter<UsageTagger>("usage-tagger", [typeof(UsageRecorded)]),
+                autoInitialize: true,
+                tagStorageMode: TagMode.TagTable);
     }
 
     /// <summary>The account shard region and the explicit serializer for everything accounts persist or send.</summary>

@@ -25,11 +25,62 @@ public class AccountSerializerTests : TestKit
     public void Usage_recorded_round_trips_exactly()
     {
         var e = new UsageRecorded([Record], [new KafkaPosition(3, 99)], 4, T0);
-        var back = RoundTrip(e, "usage-recorded.v1");
+        var back = RoundTrip(e, "usage-recorded.v2");
         Assert.Equal(Record, Assert.Single(back.Accepted));
         Assert.Equal(new KafkaPosition(3, 99), Assert.Single(back.Watermarks));
         Assert.Equal(4, back.Duplicates);
         Assert.Equal(T0, back.At);
+        Assert.Null(back.Draws);
+        Assert.Null(back.Charges);
+    }
+
+    [Fact]
+    public void Usage_recorded_v2_keeps_every_value_exactly()
+    {
+        var later = new DateTimeOffset(2026, 11, 27, 12, 30, 0, TimeSpan.FromHours(-3));
+        UsageRecord[] records =
+        [
+            Record,
+            Record with { EventId = "e-2", Quantity = 1.50m, OccurredAt = later, Team = null, User = "ana", Position = new KafkaPosition(0, 5_000_000_000) },
+            Record with { EventId = "e-3", Meter = "email", Quantity = 79_228_162_514_264_337_593_543_950_335m, OccurredAt = T0.AddDays(-400) },
+            Record with { EventId = "ünïcode-✓", Source = "crm/other", Quantity = 0.0000001m },
+        ];
+        QuotaDraw[] draws = [new("sub_1", "call", 2.5m)];
+        OverageCharge[] charges = [new("sub_1", "email", 3m, -0.015m), new("sub_2", "call", 1m, 0m)];
+        var e = new UsageRecorded(records, [new KafkaPosition(3, 99), new KafkaPosition(0, 5_000_000_000)], 0, T0, draws, []);
+
+        var back = RoundTrip(e, "usage-recorded.v2");
+        Assert.Equal(records, back.Accepted);
+        Assert.Equal("1.50", back.Accepted[1].Quantity.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(later.Offset, back.Accepted[1].OccurredAt.Offset);
+        Assert.Equal(draws, back.Draws);
+        Assert.Empty(back.Charges!);
+        Assert.Equal(charges, RoundTrip(e with { Charges = charges }, "usage-recorded.v2").Charges);
+    }
+
+    [Fact]
+    public void Usage_recorded_v1_json_written_by_older_versions_still_reads()
+    {
+        var serializer = new AccountSerializer((ExtendedActorSystem)Sys);
+        var v1 = """
+            {"accepted":[{"source":"crm/dialer","eventId":"e-1","meter":"call","quantity":2.5,"occurredAt":"2026-11-27T10:00:00+00:00",
+            "team":"sales","user":null,"position":{"partition":3,"offset":99}}],"watermarks":[{"partition":3,"offset":99}],
+            "duplicates":4,"at":"2026-11-27T10:00:00+00:00","draws":[{"subscriptionId":"sub_1","meter":"call","quantity":2.5}],"charges":[]}
+            """u8.ToArray();
+        var back = (UsageRecorded)serializer.FromBinary(v1, "usage-recorded.v1");
+        Assert.Equal(Record, Assert.Single(back.Accepted));
+        Assert.Equal(4, back.Duplicates);
+        Assert.Equal(new QuotaDraw("sub_1", "call", 2.5m), Assert.Single(back.Draws!));
+    }
+
+    [Fact]
+    public void Usage_recorded_v2_is_much_smaller_than_v1()
+    {
+        var serializer = new AccountSerializer((ExtendedActorSystem)Sys);
+        var records = Enumerable.Range(0, 8).Select(i => Record with { EventId = $"e-{i}", Position = new KafkaPosition(3, 99 + i) }).ToArray();
+        var e = new UsageRecorded(records, [new KafkaPosition(3, 106)], 0, T0);
+        var json = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(e, System.Text.Json.JsonSerializerOptions.Web);
+        Assert.True(serializer.ToBinary(e).Length * 4 < json.Length);
     }
 
     [Fact]

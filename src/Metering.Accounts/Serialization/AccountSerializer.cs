@@ -12,6 +12,7 @@ public sealed class AccountSerializer(ExtendedActorSystem system) : VersionedJso
 
     private static readonly Dictionary<string, Type> TypesByManifest = new()
     {
+        // Read only: journals written before v2 replay through it; UsageRecorded is written as v2.
         ["usage-recorded.v1"] = typeof(UsageRecorded),
         ["account-snapshot.v1"] = typeof(AccountSnapshot),
         ["record-usage.v1"] = typeof(RecordAccountUsage),
@@ -70,4 +71,11 @@ public sealed class AccountSerializer(ExtendedActorSystem system) : VersionedJso
     public static readonly Type[] BoundTypes = [typeof(IAccountMessage), typeof(IAccountEvent), typeof(AccountSnapshot), typeof(IAccountScheduleMessage)];
 
     public override int Identifier => Id;
+
+    public override string Manifest(object o) => o is UsageRecorded ? UsageRecordedFormat.Manifest : base.Manifest(o);
+
+    public override byte[] ToBinary(object obj) => obj is UsageRecorded e ? UsageRecordedFormat.Write(e) : base.ToBinary(obj);
+
+    public override object FromBinary(byte[] bytes, string manifest) =>
+        manifest == UsageRecordedFormat.Manifest ? UsageRecordedFormat.Read(bytes) : base.FromBinary(bytes, manifest);
 }

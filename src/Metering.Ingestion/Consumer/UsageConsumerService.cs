@@ -24,19 +24,22 @@ public sealed class UsageConsumerService(
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.Factory.StartNew(() => Run(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
+    /// <summary>The usage consumer's settings; the benchmark reads the same topic with them to measure the ceiling.</summary>
+    public static ConsumerConfig ConsumerConfig(string bootstrapServers, KafkaOptions options) => new()
+    {
+        BootstrapServers = bootstrapServers,
+        GroupId = options.ConsumerGroup,
+        EnableAutoCommit = false,
+        AutoOffsetReset = AutoOffsetReset.Earliest,
+        EnablePartitionEof = false,
+        SessionTimeoutMs = (int)options.SessionTimeout.TotalMilliseconds,
+        HeartbeatIntervalMs = (int)Math.Min(3_000, options.SessionTimeout.TotalMilliseconds / 3),
+    };
+
     private void Run(CancellationToken ct)
     {
         Librdkafka.EnsureLoaded();
-        using var consumer = new ConsumerBuilder<string?, byte[]>(new ConsumerConfig
-            {
-                BootstrapServers = endpoint.BootstrapServers,
-                GroupId = options.ConsumerGroup,
-                EnableAutoCommit = false,
-                AutoOffsetReset = AutoOffsetReset.Earliest,
-                EnablePartitionEof = false,
-                SessionTimeoutMs = (int)options.SessionTimeout.TotalMilliseconds,
-                HeartbeatIntervalMs = (int)Math.Min(3_000, options.SessionTimeout.TotalMilliseconds / 3),
-            })
+        using var consumer = new ConsumerBuilder<string?, byte[]>(ConsumerConfig(endpoint.BootstrapServers, options))
             .SetPartitionsAssignedHandler((c, parts) =>
             {
                 log.LogInformation("Usage partitions assigned: {Partitions}", string.Join(',', parts.Select(p => p.Partition.Value)));

@@ -11,8 +11,12 @@ public sealed class KafkaOptions
     /// <summary>Partitions of the usage topic when the engine creates it; the ceiling on consumers that share the load.</summary>
     public int UsagePartitions { get; set; } = 8;
     public string ConsumerGroup { get; set; } = "metering";
-    /// <summary>Most messages taken in one batch (one journal write per account per batch).</summary>
-    public int MaxBatchSize { get; set; } = 5_000;
+    /// <summary>
+    /// Most messages taken in one batch (one journal write per account per batch). Large, because
+    /// with thousands of active accounts a small batch gives each account one or two events and the
+    /// journal a row per event; a batch only grows this big when the consumer is behind.
+    /// </summary>
+    public int MaxBatchSize { get; set; } = 50_000;
     /// <summary>How long a batch waits to fill once it has its first message.</summary>
     public TimeSpan MaxBatchWait { get; set; } = TimeSpan.FromMilliseconds(20);
     /// <summary>

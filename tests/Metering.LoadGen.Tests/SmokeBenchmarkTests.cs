@@ -1,0 +1,29 @@
+using System.Text.Json;
+using Metering.LoadGen;
+
+namespace Metering.LoadGen.Tests;
+
+/// <summary>
+/// The benchmark's smoke mode runs end to end and reports every figure. Nothing here times anything
+/// or asserts a speed: a loaded CI machine must not fail it, only a broken benchmark.
+/// </summary>
+public sealed class SmokeBenchmarkTests
+{
+    [Fact]
+    public async Task Smoke_run_reports_every_figure_with_a_sane_value()
+    {
+        var result = await EndToEndBenchmark.RunAsync(BenchmarkOptions.Smoke, TextWriter.Null, CancellationToken.None);
+        var json = JsonDocument.Parse(EndToEndBenchmark.ToJson(result)).RootElement;
+
+        Assert.Equal("sqlite", json.GetProperty("provider").GetString());
+        foreach (var field in new[]
+                 {
+                     "accounts", "events", "produceRate", "rawConsumeRate", "engineRate", "ratioToRaw", "halfLoadRate", "halfLoadEvents",
+                     "latencyP50Ms", "latencyP99Ms", "latencyP999Ms", "memoryPerAccountBytes", "accountRecoveryMs", "nodeReadyMs", "nodeRecoveryMs",
+                 })
+            Assert.True(json.GetProperty(field).GetDouble() > 0, $"{field} should be positive: {json}");
+        Assert.True(json.GetProperty("latencyP50Ms").GetDouble() <= json.GetProperty("latencyP999Ms").GetDouble());
+        // Every event sent, preload and half load, counted exactly once.
+        Assert.Equal(result.Events + result.HalfLoadEvents, json.GetProperty("counted").GetInt64());
+    }
+}

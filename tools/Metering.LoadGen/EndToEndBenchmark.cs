@@ -1,0 +1,255 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Akka.Actor;
+using Akka.Hosting;
+using Confluent.Kafka;
+using Metering.Accounts;
+using Metering.Accounts.Messages;
+using Metering.Host;
+using Metering.Ingestion.Consumer;
+using Metering.Ingestion.Kafka;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Npgsql;
+
+namespace Metering.LoadGen;
+
+/// <param name="Provider"><c>sqlite</c> or <c>postgres</c>.</param>
+/// <param name="Connection">PostgreSQL server to create the benchmark database on.</param>
+/// <param name="LatencyPhase">How long the half-load phase produces.</param>
+public sealed record BenchmarkOptions(string Provider, string? Connection, int Accounts, long Events, TimeSpan LatencyPhase, IReadOnlyList<string> EngineArgs)
+{
+    public static BenchmarkOptions Smoke { get; } = new("sqlite", null, 200, 20_000, TimeSpan.FromSeconds(3), []);
+    public static BenchmarkOptions Full { get; } = new("sqlite", null, 10_000, 1_000_000, TimeSpan.FromSeconds(20), []);
+}
+
+/// <summary>One run's figures; serialized as the final JSON line.</summary>
+public sealed record BenchmarkResult(
+    string Provider,
+    int Accounts,
+    long Events,
+    int ProcessorCount,
+    double ProduceRate,
+    double RawConsumeRate,
+    double EngineRate,
+    double RatioToRaw,
+    double RawCpuMicrosPerEvent,
+    double EngineCpuMicrosPerEvent,
+    double HalfLoadRate,
+    long HalfLoadEvents,
+    double LatencyP50Ms,
+    double LatencyP99Ms,
+    double LatencyP999Ms,
+    double MemoryPerAccountBytes,
+    double AccountRecoveryMs,
+    double NodeReadyMs,
+    double NodeRecoveryMs,
+    long Counted);
+
+/// <summary>
+/// End to end, in one process and on one broker: preloads the usage topic, measures how fast a bare
+/// Confluent consumer reads it (the ceiling), how fast the engine turns it into durable account state,
+/// event-to-balance latency at half that rate, then restarts the node to time recovery and weigh the
+/// accounts in memory.
+/// </summary>
+public static class EndToEndBenchmark
+{
+    private const string AdminKey = "benchmark-admin-key";
+
+    public static async Task<BenchmarkResult> RunAsync(BenchmarkOptions options, TextWriter log, CancellationToken ct)
+    {
+        // librdkafka's mock broker keeps only a few MB per partition and drops the oldest beyond
+        // that, so the preload is spread over enough partitions to stay whole (checked below).
+        var kafka = new KafkaOptions { UsagePartitions = (int)Math.Max(8, options.Events / 12_000) };
+        using var broker = EmbeddedKafkaBroker.Start();
+        foreach (var (name, partitions) in KafkaTopics.Specs(kafka)) broker.CreateTopic(name, partitions);
+        var dataDir = Path.Combine(Path.GetTempPath(), $"metering-bench-{Guid.NewGuid():N}");
+        var persistence = await PersistenceArgsAsync(options, log);
+        try
+        {
+            log.WriteLine($"Preloading {options.Events:N0} events for {options.Accounts:N0} accounts");
+            var preload = LoadProducer.Run(broker.BootstrapServers, kafka.UsageTopic, new UsageMix(options.Accounts, 1, "pre"), options.Events, 0, log, ct);
+            if (preload.Failed > 0) throw new InvalidOperationException($"{preload.Failed:N0} of the preloaded events were not delivered.");
+            log.WriteLine($"Produced at {preload.Rate:N0} events/s");
+            EnsureRetained(broker.BootstrapServers, kafka, options.Events);
+
+            var rawCpu = CpuTime();
+            var raw = RawConsumeRate(broker.BootstrapServers, kafka, options.Events, ct);
+            var rawCpuPerEvent = (CpuTime() - rawCpu).TotalMicroseconds / options.Events;
+            log.WriteLine($"Raw Confluent.Kafka consume: {raw:N0} events/s, {rawCpuPerEvent:N1} µs CPU per event");
+
+            using var meters = new EngineMeters();
+            string[] args = [.. EngineArgs(dataDir, broker.BootstrapServers), .. persistence, .. options.EngineArgs];
+            var engine = await StartEngineAsync(args, ct);
+            var journal = engine.Services.GetRequiredService<ActorSystem>().Settings.Config.GetConfig("akka.persistence.journal.sql");
+            log.WriteLine($"Journal: batch-size {journal.GetInt("batch-size")}, parallelism {journal.GetInt("parallelism")}, buffer-size {journal.GetInt("buffer-size")}, read-isolation-level {journal.GetString("read-isolation-level")}");
+            await meters.WaitForAsync(options.Events, TimeSpan.FromMinutes(30));
+            var engineRate = options.Events / meters.Busy.TotalSeconds;
+            var engineCpuPerEvent = (CpuTime() - meters.CpuAtFirstConsumed).TotalMicroseconds / options.Events;
+            log.WriteLine($"Engine to durable state: {engineRate:N0} events/s ({engineRate / raw:P0} of raw), {engineCpuPerEvent:N1} µs CPU per event");
+
+            var halfRate = engineRate / 2;
+            var halfEvents = (long)(halfRate * options.LatencyPhase.TotalSeconds);
+            meters.StartLatency();
+            LoadProducer.Run(broker.BootstrapServers, kafka.UsageTopic, new UsageMix(options.Accounts, 2, "half"), halfEvents, halfRate, null, ct);
+            await meters.WaitForAsync(options.Events + halfEvents, TimeSpan.FromMinutes(5));
+            var latency = meters.LatencyQuantilesMs(0.5, 0.99, 0.999);
+            log.WriteLine($"At {halfRate:N0} events/s: p50 {latency[0]:N1} ms, p99 {latency[1]:N1} ms, p99.9 {latency[2]:N1} ms");
+
+            await engine.StopAsync(ct);
+            await engine.DisposeAsync();
+
+            var recovery = await MeasureRecoveryAsync(args, options.Accounts, ct);
+            log.WriteLine($"Restart: ready in {recovery.ReadyMs:N0} ms, one account recovers in {recovery.AccountMs:N1} ms, all {options.Accounts:N0} in {recovery.NodeMs:N0} ms, {recovery.BytesPerAccount:N0} bytes each");
+
+            return new BenchmarkResult(options.Provider, options.Accounts, options.Events, Environment.ProcessorCount,
+                Round(preload.Rate), Round(raw), Round(engineRate), Math.Round(engineRate / raw, 3),
+                Math.Round(rawCpuPerEvent, 2), Math.Round(engineCpuPerEvent, 2), Round(halfRate), halfEvents,
+                Math.Round(latency[0], 2), Math.Round(latency[1], 2), Math.Round(latency[2], 2),
+                Round(recovery.BytesPerAccount), Math.Round(recovery.AccountMs, 2), Round(recovery.ReadyMs), Round(recovery.NodeMs), recovery.Counted);
+        }
+        finally
+        {
+            try
+            {
+                Directory.Delete(dataDir, recursive: true);
+            }
+            catch (IOException)
+            {
+                // A temp folder left behind is harmless.
+            }
+        }
+    }
+
+    public static string ToJson(BenchmarkResult result) => JsonSerializer.Serialize(result, JsonSerializerOptions.Web);
+
+    private static double Round(double value) => Math.Round(value, 0);
+
+    /// <summary>CPU this process used: unlike rates, it barely moves when other work shares the machine.</summary>
+    private static TimeSpan CpuTime() => Process.GetCurrentProcess().TotalProcessorTime;
+
+    private static string[] EngineArgs(string dataDir, string bootstrapServers) =>
+    [
+        "--urls=http://127.0.0.1:0",
+        $"--Metering:DataDir={dataDir}",
+        $"--Metering:Auth:AdminKey={AdminKey}",
+        $"--Metering:Kafka:BootstrapServers={bootstrapServers}",
+        "--Metering:Demo:Enabled=false",
+        "--Logging:LogLevel:Default=Warning",
+        // Readiness is polled until it passes; its failures on the way are expected.
+        "--Logging:LogLevel:Microsoft.Extensions.Diagnostics.HealthChecks=None",
+        // The mock broker does not always see a consumer leave: the restarted node would wait out a long session.
+        "--Metering:Kafka:SessionTimeout=00:00:06",
+    ];
+
+    /// <summary>A fresh database per run, so figures never depend on what an earlier run left behind.</summary>
+    private static async Task<string[]> PersistenceArgsAsync(BenchmarkOptions options, TextWriter log)
+    {
+        if (options.Provider == "sqlite") return [];
+        if (options.Provider != "postgres" || string.IsNullOrWhiteSpace(options.Connection))
+            throw new ArgumentException("--provider is sqlite, or postgres with --connection");
+        var server = new NpgsqlConnectionStringBuilder(options.Connection);
+        var bench = new NpgsqlConnectionStringBuilder(options.Connection) { Database = "metering_bench" };
+        await using (var connection = new NpgsqlConnection(server.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var drop = new NpgsqlCommand("DROP DATABASE IF EXISTS metering_bench WITH (FORCE)", connection);
+            await drop.ExecuteNonQueryAsync();
+            await using var create = new NpgsqlCommand("CREATE DATABASE metering_bench", connection);
+            await create.ExecuteNonQueryAsync();
+        }
+        log.WriteLine($"PostgreSQL database {bench.Database} on {bench.Host}:{bench.Port}");
+        return ["--Metering:Persistence:Provider=postgres", $"--Metering:Persistence:ConnectionString={bench.ConnectionString}"];
+    }
+
+    private static void EnsureRetained(string bootstrapServers, KafkaOptions kafka, long events)
+    {
+        using var consumer = new ConsumerBuilder<string?, byte[]>(UsageConsumerService.ConsumerConfig(bootstrapServers, kafka)).Build();
+        var retained = Enumerable.Range(0, kafka.UsagePartitions)
+            .Select(p => consumer.QueryWatermarkOffsets(new TopicPartition(kafka.UsageTopic, p), TimeSpan.FromSeconds(10)))
+            .Sum(w => w.High.Value - w.Low.Value);
+        if (retained < events)
+            throw new InvalidOperationException($"The embedded broker kept {retained:N0} of {events:N0} events; it drops the oldest past a few MB per partition.");
+    }
+
+    /// <summary>Reads the whole topic with the engine's consumer settings and does nothing else: the ceiling.</summary>
+    private static double RawConsumeRate(string bootstrapServers, KafkaOptions kafka, long events, CancellationToken ct)
+    {
+        var config = UsageConsumerService.ConsumerConfig(bootstrapServers, new KafkaOptions { ConsumerGroup = "benchmark-raw" });
+        using var consumer = new ConsumerBuilder<string?, byte[]>(config).Build();
+        consumer.Subscribe(kafka.UsageTopic);
+        long read = 0;
+        var clock = new Stopwatch();
+        while (read < events && !ct.IsCancellationRequested)
+        {
+            var result = consumer.Consume(TimeSpan.FromSeconds(10)) ?? throw new TimeoutException($"Raw consumer stalled at {read:N0} of {events:N0}");
+            if (read == 0) clock.Start();
+            read++;
+            GC.KeepAlive(result);
+        }
+        clock.Stop();
+        consumer.Close();
+        // The first record starts the clock, so the group join is not counted against the ceiling.
+        return (read - 1) / clock.Elapsed.TotalSeconds;
+    }
+
+    private static async Task<WebApplication> StartEngineAsync(string[] args, CancellationToken ct)
+    {
+        var app = MeteringApp.Build(args);
+        await app.StartAsync(ct);
+        var health = app.Services.GetRequiredService<HealthCheckService>();
+        var clock = Stopwatch.StartNew();
+        while ((await health.CheckHealthAsync(c => c.Tags.Contains("ready"), ct)).Status != HealthStatus.Healthy)
+        {
+            if (clock.Elapsed > TimeSpan.FromMinutes(2)) throw new TimeoutException("The engine never became ready.");
+            await Task.Delay(50, ct);
+        }
+        return app;
+    }
+
+    private sealed record Recovery(double ReadyMs, double AccountMs, double NodeMs, double BytesPerAccount, long Counted);
+
+    /// <summary>
+    /// Restarts the node on the same journal: time to ready, a cold account's recovery (median of a
+    /// few, one at a time), then every account at once; the managed heap they add, divided by them,
+    /// is the memory of an active account.
+    /// </summary>
+    private static async Task<Recovery> MeasureRecoveryAsync(string[] args, int accounts, CancellationToken ct)
+    {
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        var clock = Stopwatch.StartNew();
+        var engine = await StartEngineAsync(args, ct);
+        var ready = clock.Elapsed;
+        try
+        {
+            var region = await engine.Services.GetRequiredService<ActorRegistry>().GetAsync<AccountRegion>(ct);
+            var before = GC.GetTotalMemory(forceFullCollection: true);
+            var samples = Math.Min(20, accounts);
+            var single = new List<double>(samples);
+            long counted = 0;
+            for (var i = 0; i < samples; i++)
+            {
+                var one = Stopwatch.StartNew();
+                counted += (await OverviewAsync(region, UsageMix.AccountId(i), ct)).EventsProcessed;
+                single.Add(one.Elapsed.TotalMilliseconds);
+            }
+            single.Sort();
+
+            var all = Stopwatch.StartNew();
+            var rest = await Task.WhenAll(Enumerable.Range(samples, accounts - samples).Select(i => OverviewAsync(region, UsageMix.AccountId(i), ct)));
+            var node = ready + all.Elapsed;
+            counted += rest.Sum(o => o.EventsProcessed);
+            var after = GC.GetTotalMemory(forceFullCollection: true);
+            return new Recovery(ready.TotalMilliseconds, single[single.Count / 2], node.TotalMilliseconds, (after - before) / (double)accounts, counted);
+        }
+        finally
+        {
+            await engine.StopAsync(ct);
+            await engine.DisposeAsync();
+        }
+    }
+
+    private static Task<AccountOverview> OverviewAsync(IActorRef region, string accountId, CancellationToken ct) =>
+        region.Ask<AccountOverview>(new GetAccountOverview(accountId), TimeSpan.FromMinutes(2), ct);
+}

@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Metering.Ingestion.Consumer;
+
+namespace Metering.LoadGen;
+
+/// <summary>
+/// Listens to the engine's own ingestion instruments in-process: how many records reached durable
+/// state (accepted, duplicate and redelivered are all counted only after the journal write) and each
+/// event's ingest-to-persisted latency. Reading the engine's metrics adds no work to its hot path.
+/// </summary>
+public sealed class EngineMeters : IDisposable
+{
+    private readonly MeterListener _listener = new();
+    private readonly Lock _gate = new();
+    private readonly List<double> _latencies = [];
+    private long _durable;
+    private long _firstConsumedAt;
+    private long _lastDurableAt;
+    private bool _recordLatency;
+
+    public EngineMeters()
+    {
+        _listener.InstrumentPublished = (instrument, listener) =>
+        {
+            if (instrument.Meter.Name == IngestionMetrics.MeterName && instrument.Name is
+                    "metering.events.consumed" or "metering.events.accepted" or "metering.events.duplicates"
+                    or "metering.events.redelivered" or "metering.events.dead_lettered" or "metering.events.latency")
+                listener.EnableMeasurementEvents(instrument);
+        };
+        _listener.SetMeasurementEventCallback<long>((instrument, value, _, _) =>
+        {
+            var now = Stopwatch.GetTimestamp();
+            if (instrument.Name == "metering.events.consumed")
+            {
+                if (Interlocked.CompareExchange(ref _firstConsumedAt, now, 0) == 0)
+                    CpuAtFirstConsumed = Process.GetCurrentProcess().TotalProcessorTime;
+                return;
+            }
+            Interlocked.Add(ref _durable, value);
+            Volatile.Write(ref _lastDurableAt, now);
+        });
+        _listener.SetMeasurementEventCallback<double>((_, value, _, _) =>
+        {
+            lock (_gate)
+            {
+                if (_recordLatency) _latencies.Add(value);
+            }
+        });
+        _listener.Start();
+    }
+
+    /// <summary>This process's CPU time when the engine consumed its first batch: start-up and JIT excluded from per-event CPU.</summary>
+    public TimeSpan CpuAtFirstConsumed { get; private set; }
+
+    /// <summary>Records persisted (or dropped as already persisted) since the listener started.</summary>
+    public long Durable => Interlocked.Read(ref _durable);
+
+    /// <summary>From the engine's first consumed batch to the last record made durable.</summary>
+    public TimeSpan Busy => Stopwatch.GetElapsedTime(Interlocked.Read(ref _firstConsumedAt), Volatile.Read(ref _lastDurableAt));
+
+    /// <summary>Starts collecting latencies afresh (for the half-load phase).</summary>
+    public void StartLatency()
+    {
+        lock (_gate)
+        {
+            _latencies.Clear();
+            _recordLatency = true;
+        }
+    }
+
+    /// <summary>The given quantiles of the collected latencies, in milliseconds.</summary>
+    public double[] LatencyQuantilesMs(params double[] quantiles)
+    {
+        double[] sorted;
+        lock (_gate)
+        {
+            _recordLatency = false;
+            sorted = [.. _latencies];
+        }
+        Array.Sort(sorted);
+        if (sorted.Length == 0) return quantiles.Select(_ => double.NaN).ToArray();
+        return quantiles.Select(q => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)] * 1_000).ToArray();
+    }
+
+    public async Task WaitForAsync(long durable, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        while (Durable < durable)
+        {
+            if (clock.Elapsed > timeout)
+                throw new TimeoutException($"The engine made {Durable:N0} of {durable:N0} records durable within {timeout}.");
+            await Task.Delay(20);
+        }
+    }
+
+    public void Dispose() => _listener.Dispose();
+}
