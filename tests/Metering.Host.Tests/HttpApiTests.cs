@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Metering.Tests.Shared;
 
 namespace Metering.Host.Tests;
 
@@ -44,8 +45,9 @@ public sealed class HttpApiTests : IAsyncLifetime
         Assert.True(system.GetProperty("kafka").GetProperty("embedded").GetBoolean());
         Assert.StartsWith("127.0.0.1:", system.GetProperty("kafka").GetProperty("bootstrapServers").GetString());
         Assert.Equal("metering.usage", system.GetProperty("kafka").GetProperty("usageTopic").GetString());
-        Assert.Equal("sqlite", system.GetProperty("persistence").GetProperty("provider").GetString());
-        Assert.True(File.Exists(Path.Combine(_data.Path, "metering.db")));
+        // The provider of this pass: test.sh runs the host tests on SQLite and again on PostgreSQL.
+        Assert.Equal(TestPersistence.Postgres ? "postgres" : "sqlite", system.GetProperty("persistence").GetProperty("provider").GetString());
+        Assert.Equal(!TestPersistence.Postgres, File.Exists(Path.Combine(_data.Path, "metering.db")));
 
         var ready = await _host.Http.GetFromJsonAsync<JsonElement>("/health/ready");
         Assert.Equal("Healthy", ready.GetProperty("status").GetString());
