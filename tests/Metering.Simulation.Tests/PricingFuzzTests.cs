@@ -139,5 +139,27 @@ public class PricingFuzzTests
             }, iter: 5_000);
     }
 
+    /// <summary>What the fuzzers found, pinned: each was valid and overflowed decimal when rated, prorated or drawn.</summary>
+    public static TheoryData<OveragePrice, string> OverflowingPrices => new()
+    {
+        { new PerUnitPrice(10_000_000_000_000_000_000_000_000m), "unitPrice must be <= 1000000" },
+        { new PackagePrice(0.0000000000000000000000000001m, 1), "packageSize may have at most 6 decimal places" },
+        { new GraduatedPrice([new PriceTier(10, 1, 79_000_000_000_000_000_000_000_000_000m), new PriceTier(null, 1)]), "Tier 1: flatFee must be <= 1000000" },
+    };
+
+    [Theory]
+    [MemberData(nameof(OverflowingPrices))]
+    public void Prices_that_would_overflow_are_refused(OveragePrice price, string error) =>
+        Assert.Contains(price.Validate(), e => e.Contains(error, StringComparison.Ordinal));
+
+    [Fact]
+    public void Fees_and_quotas_that_would_overflow_are_refused()
+    {
+        var plan = DefaultPlans.Starter with { Fee = 3_000_000_000_000_000_000_000_000_000m, Quotas = new Dictionary<string, decimal> { ["lead"] = 1e27m } };
+        Assert.Contains(plan.Validate(), e => e.StartsWith("fee must be <=", StringComparison.Ordinal));
+        Assert.Contains(plan.Validate(), e => e.StartsWith("quotas.lead must be <=", StringComparison.Ordinal));
+        Assert.Empty((DefaultPlans.Starter with { Fee = Plan.MaxFee, Quotas = new Dictionary<string, decimal> { ["lead"] = OveragePrice.MaxQuantity } }).Validate());
+    }
+
     private static decimal Pow10(int n) => n == 0 ? 1 : 10 * Pow10(n - 1);
 }
