@@ -1,3 +1,4 @@
+using Metering.Tests.Shared;
 using Metering.Accounts.Persistence;
 using Metering.Host.Auth;
 
