@@ -137,7 +137,7 @@ public static class AccountsHostingExtensions
             .WithSqlPersistence(
                 connectionString: database.ConnectionString,
                 providerName: database.LinqProviderName,
-                journalBuilder: journal => journal.AddWriteEventAdapter<UsageTagger>("usage-tagger", [typeof(UsageRecorded)]),
+                journalBuilder: journal => journal.AddWriteEventAdapter<UsageTagger>("account-tagger", [typeof(IAccountEvent)]),
                 autoInitialize: true,
                 tagStorageMode: TagMode.TagTable);
     }

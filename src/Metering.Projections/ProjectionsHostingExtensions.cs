@@ -1,0 +1,65 @@
+using Akka.Actor;
+using Akka.Cluster.Hosting;
+using Akka.Hosting;
+using Akka.Persistence.Query;
+using Akka.Persistence.Sql.Query;
+using Akka.Streams;
+using Akka.Streams.Dsl;
+using Metering.Accounts;
+using Metering.Domain.Accounts;
+
+namespace Metering.Projections;
+
+/// <summary>Registry key for the projections singleton (its proxy).</summary>
+public sealed class ProjectionsSingleton;
+
+public static class ProjectionsHostingExtensions
+{
+    /// <summary>
+    /// Creates the read tables (idempotent) and runs every projection in one cluster singleton, so
+    /// however many nodes run, each event is projected once.
+    /// </summary>
+    public static AkkaConfigurationBuilder AddMeteringProjections(
+        this AkkaConfigurationBuilder builder, ReadStore store, ProjectionsOptions options, AccountsOptions accounts, ProjectionTelemetry telemetry)
+    {
+        CreateSchema(store);
+        return builder
+            .WithCustomSerializer("metering-projections", ProjectionSerializer.BoundTypes, system => new ProjectionSerializer(system))
+            .WithSingleton<ProjectionsSingleton>(
+                ProjectionsActor.Id,
+                (system, _, _) => Props.Create(() => new ProjectionsActor(Create(system, accounts.Settings, options), store, options, telemetry)),
+                new ClusterSingletonOptions(),
+                createProxyToo: true);
+    }
+
+    private static IReadOnlyList<IProjection> Create(ActorSystem system, AccountSettings settings, ProjectionsOptions options)
+    {
+        var journal = PersistenceQuery.Get(system).ReadJournalFor<SqlReadJournal>(SqlReadJournal.Identifier);
+        var materializer = system.Materializer();
+        JournalReplay replay = async (persistenceId, from, to, ct) =>
+            (await journal.CurrentEventsByPersistenceId(persistenceId, from, to)
+                .Select(e => (IAccountEvent)e.Event)
+                .RunWith(Sink.Seq<IAccountEvent>(), materializer)).ToList();
+        return [new UsageProjection(), new BillingListsProjection(settings, replay, options.CachedAccounts)];
+    }
+
+    /// <summary>
+    /// Idempotent DDL in one transaction; on PostgreSQL under an advisory lock, because nodes starting
+    /// together would race on <c>CREATE TABLE IF NOT EXISTS</c> (it can fail on the type catalog).
+    /// </summary>
+    public static void CreateSchema(ReadStore store)
+    {
+        using var connection = store.Open();
+        using var transaction = connection.BeginTransaction();
+        var statements = (store.Provider == "postgres" ? ["SELECT pg_advisory_xact_lock(7350)"] : Array.Empty<string>())
+            .Append(ProjectionOffsets.Schema)
+            .Concat(UsageProjection.Schema(store))
+            .Concat(BillingListsProjection.Schema(store));
+        foreach (var sql in statements)
+        {
+            using var command = ReadStore.Command(connection, transaction, sql);
+            command.ExecuteNonQuery();
+        }
+        transaction.Commit();
+    }
+}
