@@ -105,10 +105,8 @@ public sealed class AccountActor : ReceivePersistentActor, IWithTimers
         On<GetAccountOverview>(_ => Sender.Tell(Overview()));
         On<GetAccountSubscriptions>(m => Sender.Tell(new AccountSubscriptions(m.AccountId, _account.Subscriptions.Select(s => s.ToSnapshot()).ToArray())));
         On<GetAccountPaymentMethods>(m => Sender.Tell(new AccountPaymentMethods(m.AccountId, _account.PaymentMethods.ToArray(), _account.DefaultPaymentMethodId)));
-        On<GetAccountLedger>(m => Sender.Tell(new AccountLedger(m.AccountId, _account.Ledger.ToArray())));
         On<GetAccountInvoices>(m => Sender.Tell(new AccountInvoices(m.AccountId, _account.Invoices.ToArray())));
         On<GetAccountPreferences>(m => Sender.Tell(new AccountPreferences(m.AccountId, _account.Preferences)));
-        On<GetAccountNotifications>(m => Sender.Tell(new AccountNotifications(m.AccountId, _account.Notifications.ToArray())));
 
         Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
         Command<SaveSnapshotFailure>(f => _log.Warning(f.Cause, "Snapshot of {0} failed; the journal still holds every event", PersistenceId));
@@ -141,6 +139,9 @@ public sealed class AccountActor : ReceivePersistentActor, IWithTimers
     private DateTimeOffset Now => _time.GetUtcNow();
 
     public static string PersistenceIdFor(string accountId) => $"account-{accountId}";
+
+    /// <summary>The account id back from <see cref="PersistenceIdFor"/>.</summary>
+    public static string AccountIdOf(string persistenceId) => persistenceId["account-".Length..];
 
     /// <param name="schedule">The due-date schedule (<see cref="Scheduling.AccountScheduleActor"/>) told of this account's next due moment.</param>
     public static Props GetProps(string accountId, AccountsOptions options, AccountServices services, IActorRef schedule) =>

@@ -120,7 +120,7 @@ public static class AccountsHostingExtensions
         return builder.WithSqlPersistence(
             connectionString: database.ConnectionString,
             providerName: database.LinqProviderName,
-            journalBuilder: journal => journal.AddWriteEventAdapter<UsageTagger>("usage-tagger", [typeof(UsageRecorded)]),
+            journalBuilder: journal => journal.AddWriteEventAdapter<UsageTagger>("account-tagger", [typeof(IAccountEvent)]),
             autoInitialize: true,
             tagStorageMode: TagMode.TagTable);
     }

@@ -15,6 +15,7 @@ using Metering.Domain.Notifications;
 using Metering.Host.Telemetry;
 using Metering.Ingestion;
 using Metering.Ingestion.Kafka;
+using Metering.Projections;
 using Metering.Ui;
 using Scalar.AspNetCore;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
@@ -39,6 +40,8 @@ public static class MeteringApp
         var cluster = configuration.GetSection("Metering:Cluster").Get<ClusterSettings>() ?? new ClusterSettings();
         var accounts = configuration.GetSection("Metering:Accounts").Get<AccountsOptions>() ?? new AccountsOptions();
         var plans = PlanCatalogHostingExtensions.PlansFrom(configuration);
+        var projections = configuration.GetSection("Metering:Projections").Get<ProjectionsOptions>() ?? new ProjectionsOptions();
+        var readStore = new ReadStore(database);
 
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(database);
@@ -53,6 +56,10 @@ public static class MeteringApp
         builder.Services.AddHttpClient<INotificationSink, NotificationSender>(http => http.Timeout = TimeSpan.FromSeconds(10));
         builder.Services.AddSingleton<AccountApi>();
         builder.Services.AddMeteringAccountHistory();
+        builder.Services.AddSingleton(readStore);
+        builder.Services.AddSingleton<ProjectionTelemetry>();
+        builder.Services.AddSingleton<UsageReadModel>();
+        builder.Services.AddSingleton<BillingListsReadModel>();
         // Plans carry polymorphic prices whose "model" may come anywhere in the object.
         builder.Services.ConfigureHttpJsonOptions(o =>
         {
@@ -71,7 +78,8 @@ public static class MeteringApp
                     new TracedPaymentGateway(sp.GetRequiredService<IPaymentGateway>()),
                     sp.GetRequiredService<INotificationSink>(),
                     sp.GetRequiredService<AccountTelemetry>()))
-                .AddMeteringPlanCatalog(plans, sp.GetRequiredService<TimeProvider>());
+                .AddMeteringPlanCatalog(plans, sp.GetRequiredService<TimeProvider>())
+                .AddMeteringProjections(readStore, projections, accounts, sp.GetRequiredService<ProjectionTelemetry>());
         });
         builder.Services.AddMeteringIngestion(configuration);
         builder.Services.AddMeteringTelemetry(configuration);
@@ -100,6 +108,8 @@ public static class MeteringApp
         api.MapInsightsEndpoints();
         api.MapSystemEndpoints();
         api.MapClusterEndpoints();
+        api.MapUsageEndpoints();
+        api.MapProjectionsEndpoints();
 
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealth });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = WriteHealth });

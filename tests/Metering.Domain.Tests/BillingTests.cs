@@ -269,4 +269,33 @@ public class BillingTests
             Assert.Equal(account.Balance, restored.Balance);
         }, iter: 100);
     }
+
+    [Fact]
+    public void Property_draws_and_charges_per_team_and_user_add_up_to_the_usage_and_to_the_batchs_charge()
+    {
+        string?[] teams = ["sales", "support", null];
+        string?[] users = ["ana", "bo", null];
+        var price = new GraduatedPrice([new(7, 0.13m), new(null, 0.07m, 1)]);
+        Gen.Select(Gen.Int[1, 9], Gen.Int[0, 2], Gen.Int[0, 2]).Array[1, 30].Array[1, 6].Sample(batches =>
+        {
+            var account = Funded(1_000);
+            Run(account, new Subscribe(Plan("wide", 0, new() { ["call"] = 10 }, new() { ["call"] = price }), null, T0));
+            Run(account, new Subscribe(Plan("team", 0, new() { ["call"] = 4 }, new()), "sales", T0));
+            foreach (var batch in batches)
+            {
+                var records = batch.Select(r => new UsageRecord("crm", $"d-{Interlocked.Increment(ref _offset)}", "call", r.Item1, T0, teams[r.Item2], users[r.Item3],
+                    new KafkaPosition(0, _offset))).ToArray();
+                var overageBefore = account.Subscriptions[0].Overage.GetValueOrDefault("call");
+                Run(account, new RecordUsage(records, T0), out var events);
+                var e = events.OfType<UsageRecorded>().Single();
+
+                // The wide plan prices calls, so every unit is drawn or charged, and to the team and user that used it.
+                foreach (var g in records.GroupBy(r => (r.Team, r.User)))
+                    Assert.Equal(g.Sum(r => r.Quantity),
+                        e.Draws!.Where(d => (d.Team, d.User) == g.Key).Sum(d => d.Quantity) + e.Charges!.Where(c => (c.Team, c.User) == g.Key).Sum(c => c.Quantity));
+                Assert.All(e.Draws!.Where(d => d.PlanId == "team"), d => Assert.Equal("sales", d.Team));
+                Assert.Equal(Rating.Charge(price, overageBefore, account.Subscriptions[0].Overage.GetValueOrDefault("call")), e.Charges!.Sum(c => c.Amount));
+            }
+        }, iter: 200);
+    }
 }

@@ -122,7 +122,7 @@ public sealed class BillingApiTests : IAsyncLifetime
         await UseAsync(account, "crm.call.completed", 1);
         Assert.Equal(23m, await BalanceAsync(account));
 
-        var ledger = await _host.SendAsync(HttpMethod.Get, $"/api/v1/accounts/{account}/ledger");
+        var ledger = await _host.GetEventuallyAsync($"/api/v1/accounts/{account}/ledger", p => p.GetProperty("total").GetInt32() == 2);
         Assert.Equal(["recharge", "funds"], ledger.GetProperty("items").EnumerateArray().Select(e => e.GetProperty("kind").GetString()));
         var last = (await _host.OverviewAsync(account)).GetProperty("lastPurchase");
         Assert.Equal(20m, last.GetProperty("total").GetDecimal());

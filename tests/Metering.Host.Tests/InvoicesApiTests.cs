@@ -63,7 +63,8 @@ public sealed class InvoicesApiTests : IAsyncLifetime
         await Eventually.TrueAsync(async () => (await _host.OverviewAsync(account)).GetProperty("eventsProcessed").GetInt64() == 7, TimeSpan.FromSeconds(10), "usage not counted");
 
         _clock.Advance(TimeSpan.FromDays(31));
-        var page = await _host.SendAsync(HttpMethod.Get, $"/api/v1/accounts/{account}/invoices");
+        await _host.OverviewAsync(account); // the account catches up with the clock: it renews
+        var page = await _host.GetEventuallyAsync($"/api/v1/accounts/{account}/invoices", p => p.GetProperty("total").GetInt32() == 3);
         var invoices = page.GetProperty("items").EnumerateArray().ToList();
         Assert.Equal([$"{account}-000003", $"{account}-000002", $"{account}-000001"], invoices.Select(i => i.GetProperty("number").GetString()));
         var renewal = invoices[0];
@@ -89,13 +90,15 @@ public sealed class InvoicesApiTests : IAsyncLifetime
         Assert.Contains("14.52 USD", html);
         Assert.Contains("@media print", html);
 
-        var subscription = (await _host.SendAsync(HttpMethod.Get, $"/api/v1/accounts/{account}/subscriptions"))[0];
+        var subscription = (await _host.GetEventuallyAsync($"/api/v1/accounts/{account}/subscriptions",
+            p => p.GetProperty("items").EnumerateArray().Any(s => s.GetProperty("periods").GetArrayLength() == 2))).GetProperty("items")[0];
         var periods = subscription.GetProperty("periods").EnumerateArray().ToList();
         Assert.Equal(2, periods.Count);
         Assert.Equal(id, periods[1].GetProperty("invoiceId").GetString());
         Assert.Equal(0m, subscription.GetProperty("quotas")[0].GetProperty("used").GetDecimal());
 
-        var notifications = (await _host.SendAsync(HttpMethod.Get, $"/api/v1/accounts/{account}/notifications")).GetProperty("items").EnumerateArray()
+        var notifications = (await _host.GetEventuallyAsync($"/api/v1/accounts/{account}/notifications",
+                p => p.GetProperty("items").EnumerateArray().Count(n => n.GetProperty("type").GetString() == "invoice.created") == 2)).GetProperty("items").EnumerateArray()
             .Select(n => n.GetProperty("type").GetString()).ToList();
         Assert.Equal(2, notifications.Count(t => t == "invoice.created"));
         Assert.Contains("quota.threshold", notifications);

@@ -68,6 +68,14 @@ public sealed class MeteringHost : IAsyncDisposable
         return text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone();
     }
 
+    /// <summary>GETs <paramref name="path"/> until <paramref name="until"/> holds: lists are read from projections, which trail the journal a little.</summary>
+    public async Task<JsonElement> GetEventuallyAsync(string path, Func<JsonElement, bool> until)
+    {
+        JsonElement answer = default;
+        await Eventually.TrueAsync(async () => until(answer = await SendAsync(HttpMethod.Get, path)), TimeSpan.FromSeconds(30), $"GET {path} never answered what the test expects");
+        return answer;
+    }
+
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();

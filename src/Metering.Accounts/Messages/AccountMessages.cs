@@ -81,8 +81,6 @@ public sealed record GetAccountPaymentMethods(string AccountId) : IAccountMessag
 
 public sealed record AccountPaymentMethods(string AccountId, IReadOnlyList<PaymentMethod> Methods, string? DefaultPaymentMethodId) : IAccountMessage;
 
-public sealed record GetAccountLedger(string AccountId) : IAccountMessage;
-
 public sealed record GetAccountInvoices(string AccountId) : IAccountMessage;
 
 public sealed record AccountInvoices(string AccountId, IReadOnlyList<Invoice> Invoices) : IAccountMessage;
@@ -90,9 +88,3 @@ public sealed record AccountInvoices(string AccountId, IReadOnlyList<Invoice> In
 public sealed record GetAccountPreferences(string AccountId) : IAccountMessage;
 
 public sealed record AccountPreferences(string AccountId, Preferences Preferences) : IAccountMessage;
-
-public sealed record GetAccountNotifications(string AccountId) : IAccountMessage;
-
-public sealed record AccountNotifications(string AccountId, IReadOnlyList<Notification> Notifications) : IAccountMessage;
-
-public sealed record AccountLedger(string AccountId, IReadOnlyList<LedgerEntry> Entries) : IAccountMessage;

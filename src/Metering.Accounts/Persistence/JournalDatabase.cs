@@ -52,6 +52,13 @@ public sealed class JournalDatabase
         return connection;
     }
 
+    public async Task<DbConnection> OpenAsync(CancellationToken ct)
+    {
+        var connection = Create();
+        await connection.OpenAsync(ct);
+        return connection;
+    }
+
     private DbConnection Create() => Provider == "sqlite"
         ? new SqliteConnection(ConnectionString)
         : new NpgsqlConnection(ConnectionString);

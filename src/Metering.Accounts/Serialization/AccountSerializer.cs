@@ -34,8 +34,6 @@ public sealed class AccountSerializer(ExtendedActorSystem system) : VersionedJso
         ["invoices.v1"] = typeof(AccountInvoices),
         ["get-preferences.v1"] = typeof(GetAccountPreferences),
         ["preferences.v1"] = typeof(AccountPreferences),
-        ["get-notifications.v1"] = typeof(GetAccountNotifications),
-        ["notifications.v1"] = typeof(AccountNotifications),
         ["subscription-canceled.v1"] = typeof(SubscriptionCanceled),
         ["payment-method-added.v1"] = typeof(PaymentMethodAdded),
         ["payment-method-removed.v1"] = typeof(PaymentMethodRemoved),
@@ -58,8 +56,6 @@ public sealed class AccountSerializer(ExtendedActorSystem system) : VersionedJso
         ["subscriptions.v1"] = typeof(AccountSubscriptions),
         ["get-payment-methods.v1"] = typeof(GetAccountPaymentMethods),
         ["payment-methods.v1"] = typeof(AccountPaymentMethods),
-        ["get-ledger.v1"] = typeof(GetAccountLedger),
-        ["ledger.v1"] = typeof(AccountLedger),
     };
 
     /// <summary>Types this serializer is bound to in the actor system.</summary>

@@ -133,12 +133,16 @@ public sealed partial class Account
     /// Splits the batch's usage into quota draws (free) and overage, in event order. Overage is rated
     /// on the first plan in draw order that prices the meter, cumulatively over its period:
     /// <c>Round(P(after)) - Round(P(before))</c>, so the total never depends on batching. Usage that
-    /// no plan covers or prices is recorded but not charged.
+    /// no plan covers or prices is recorded but not charged. Draws and charges are kept per team and
+    /// user; a plan's overage is rated across them in order of first appearance, so their charges
+    /// telescope to exactly the batch's charge.
     /// </summary>
     private (QuotaDraw[] Draws, OverageCharge[] Charges) Rate(IReadOnlyList<UsageRecord> records)
     {
-        var drawn = new Dictionary<(string Sub, string Meter), decimal>();
-        var overage = new Dictionary<(Subscription Sub, string Meter), decimal>();
+        var drawn = new Dictionary<(Subscription Sub, string Meter, string? Team, string? User), decimal>();
+        var drawnBySub = new Dictionary<(string Sub, string Meter), decimal>();
+        // Insertion-ordered (nothing is removed), so rating runs in order of first appearance.
+        var overage = new Dictionary<(Subscription Sub, string Meter, string? Team, string? User), decimal>();
         foreach (var record in records)
         {
             var left = record.Quantity;
@@ -147,22 +151,29 @@ public sealed partial class Account
             {
                 pricer ??= sub.Plan.Overage.ContainsKey(record.Meter) ? sub : null;
                 if (left == 0) continue;
-                var free = sub.Remaining(record.Meter) - drawn.GetValueOrDefault((sub.Id, record.Meter));
+                var free = sub.Remaining(record.Meter) - drawnBySub.GetValueOrDefault((sub.Id, record.Meter));
                 var take = Math.Min(free, left);
                 if (take <= 0) continue;
-                drawn[(sub.Id, record.Meter)] = drawn.GetValueOrDefault((sub.Id, record.Meter)) + take;
+                drawnBySub[(sub.Id, record.Meter)] = drawnBySub.GetValueOrDefault((sub.Id, record.Meter)) + take;
+                var key = (sub, record.Meter, record.Team, record.User);
+                drawn[key] = drawn.GetValueOrDefault(key) + take;
                 left -= take;
             }
             if (left > 0 && pricer is not null)
-                overage[(pricer, record.Meter)] = overage.GetValueOrDefault((pricer, record.Meter)) + left;
+            {
+                var key = (pricer, record.Meter, record.Team, record.User);
+                overage[key] = overage.GetValueOrDefault(key) + left;
+            }
         }
 
-        var draws = drawn.Select(d => new QuotaDraw(d.Key.Sub, d.Key.Meter, d.Value)).ToArray();
+        var draws = drawn.Select(d => new QuotaDraw(d.Key.Sub.Id, d.Key.Meter, d.Value, d.Key.Sub.Plan.Id, d.Key.Team, d.Key.User)).ToArray();
+        var rated = new Dictionary<(string Sub, string Meter), decimal>();
         var charges = overage.Select(o =>
         {
-            var (sub, meter) = o.Key;
-            var before = sub.Overage.GetValueOrDefault(meter);
-            return new OverageCharge(sub.Id, meter, o.Value, Rating.Charge(sub.Plan.Overage[meter], before, before + o.Value));
+            var (sub, meter, team, user) = o.Key;
+            var before = rated.TryGetValue((sub.Id, meter), out var r) ? r : sub.Overage.GetValueOrDefault(meter);
+            rated[(sub.Id, meter)] = before + o.Value;
+            return new OverageCharge(sub.Id, meter, o.Value, Rating.Charge(sub.Plan.Overage[meter], before, before + o.Value), sub.Plan.Id, team, user);
         }).ToArray();
         return (draws, charges);
     }

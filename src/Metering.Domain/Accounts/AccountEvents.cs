@@ -24,11 +24,18 @@ public sealed record UsageRecorded(
     IReadOnlyList<QuotaDraw>? Draws = null,
     IReadOnlyList<OverageCharge>? Charges = null) : IAccountEvent;
 
-/// <summary>Usage covered by a subscription's included quota.</summary>
-public sealed record QuotaDraw(string SubscriptionId, string Meter, decimal Quantity);
+/// <summary>
+/// Usage covered by a subscription's included quota, per team and user of the usage so the read
+/// side can show who used it. <see cref="PlanId"/>, <see cref="Team"/> and <see cref="User"/> are
+/// null in events written before they were recorded.
+/// </summary>
+public sealed record QuotaDraw(string SubscriptionId, string Meter, decimal Quantity, string? PlanId = null, string? Team = null, string? User = null);
 
-/// <summary>Usage past every quota, rated on the subscription whose plan prices it.</summary>
-public sealed record OverageCharge(string SubscriptionId, string Meter, decimal Quantity, decimal Amount);
+/// <summary>
+/// Usage past every quota, rated on the subscription whose plan prices it, per team and user (see
+/// <see cref="QuotaDraw"/>). The amounts of one batch's charges add up to the batch's cumulative charge.
+/// </summary>
+public sealed record OverageCharge(string SubscriptionId, string Meter, decimal Quantity, decimal Amount, string? PlanId = null, string? Team = null, string? User = null);
 
 // Plans
 

@@ -1,6 +1,7 @@
 using Metering.Accounts.Messages;
 using Metering.Domain.Accounts;
 using Metering.Domain.Payments;
+using Metering.Projections;
 
 namespace Metering.Host.Api;
 
@@ -24,7 +25,9 @@ public static class BillingEndpoints
             PaymentMethodCommand(accountId, new SetAccountDefaultPaymentMethod(accountId, paymentMethodId), a, ct)).WithName("SetDefaultPaymentMethod");
         account.MapPost("/funds", AddFunds).WithName("AddFunds");
         account.MapPut("/auto-recharge", ConfigureAutoRecharge).WithName("ConfigureAutoRecharge");
-        account.MapGet("/ledger", GetLedger).WithName("GetLedger");
+        account.MapGet("/ledger", (string accountId, BillingListsReadModel lists, CancellationToken ct, int page = 1, int pageSize = 50, DateTimeOffset? from = null, DateTimeOffset? to = null) =>
+                InvoicesEndpoints.PageAsync<LedgerEntry>(lists, accountId, BillingListsProjection.Kinds.Ledger, page, pageSize, from, to, ct))
+            .WithName("GetLedger").WithSummary("Funds, recharges and fees, newest first");
         return api;
     }
 
@@ -93,15 +96,6 @@ public static class BillingEndpoints
         return result.Outcome.Refusal is { } refusal
             ? AccountApi.Problem(refusal)
             : Results.Ok(new { request.Enabled, request.Threshold, request.Amount, request.PaymentMethodId });
-    }
-
-    private static async Task<IResult> GetLedger(string accountId, AccountApi api, CancellationToken ct, int page = 1, int pageSize = 50)
-    {
-        if (InvoicesEndpoints.InvalidPage(page, pageSize) is { } bad) return bad;
-        var ledger = await api.AskAsync<AccountLedger>(new GetAccountLedger(accountId), ct);
-        // Newest first; entries are never edited, so pages are stable.
-        var items = ledger.Entries.Reverse().Skip((page - 1) * pageSize).Take(pageSize).ToArray();
-        return Results.Ok(new InvoicesEndpoints.Paged<LedgerEntry>(items, page, pageSize, ledger.Entries.Count));
     }
 
     private static PaymentMethodView ToView(PaymentMethod m, string? defaultId) =>

@@ -3,6 +3,8 @@ using Akka.Hosting;
 using Metering.Accounts;
 using Metering.Accounts.Messages;
 using Metering.Billing.Plans;
+using Metering.Domain.Accounts;
+using Metering.Projections;
 
 namespace Metering.Host.Api;
 
@@ -14,16 +16,12 @@ public static class SubscriptionsEndpoints
     public static RouteGroupBuilder MapSubscriptionsEndpoints(this RouteGroupBuilder api)
     {
         var account = api.MapGroup("/accounts/{accountId}/subscriptions");
-        account.MapGet("", List).WithName("ListSubscriptions");
+        account.MapGet("", (string accountId, BillingListsReadModel lists, CancellationToken ct, int page = 1, int pageSize = 50, DateTimeOffset? from = null, DateTimeOffset? to = null) =>
+                InvoicesEndpoints.PageAsync<SubscriptionSnapshot>(lists, accountId, BillingListsProjection.Kinds.Subscription, page, pageSize, from, to, ct, AccountsEndpoints.ToView))
+            .WithName("ListSubscriptions").WithSummary("Every subscription with its periods and invoices, newest first; from/to filter on the start");
         account.MapPost("", Subscribe).WithName("Subscribe");
         account.MapDelete("/{subscriptionId}", Cancel).WithName("CancelSubscription");
         return api;
-    }
-
-    private static async Task<IResult> List(string accountId, AccountApi api, CancellationToken ct)
-    {
-        var subs = await api.AskAsync<AccountSubscriptions>(new GetAccountSubscriptions(accountId), ct);
-        return Results.Ok(subs.Subscriptions.Select(AccountsEndpoints.ToView).ToArray());
     }
 
     private static async Task<IResult> Subscribe(

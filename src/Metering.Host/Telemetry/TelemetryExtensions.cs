@@ -1,6 +1,7 @@
 using Metering.Accounts;
 using Metering.Billing.Payments;
 using Metering.Ingestion.Consumer;
+using Metering.Projections;
 using OpenTelemetry;
 using OpenTelemetry.Exporter;
 using OpenTelemetry.Metrics;
@@ -32,7 +33,7 @@ public static class TelemetryExtensions
         var otel = services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService(ServiceName, serviceVersion: typeof(TelemetryExtensions).Assembly.GetName().Version?.ToString()))
             .WithMetrics(metrics => metrics
-                .AddMeter(IngestionMetrics.MeterName, AccountTelemetry.MeterName, ClusterMetrics.MeterName)
+                .AddMeter(IngestionMetrics.MeterName, AccountTelemetry.MeterName, ClusterMetrics.MeterName, ProjectionTelemetry.MeterName)
                 .AddAspNetCoreInstrumentation()
                 .AddRuntimeInstrumentation()
                 .AddPrometheusExporter())

@@ -123,7 +123,7 @@ async function load() {
     api('GET', '/overview'), api('GET', '/api/v1/plans'), api('GET', '/subscriptions'), api('GET', '/payment-methods'),
     api('GET', '/ledger?pageSize=8'), optional('/invoices'), optional('/preferences'), optional('/notifications'),
   ]);
-  Object.assign(state, { overview, catalog: list(catalog), subscriptions, cards, ledger: ledger.items ?? [], invoices: list(invoices), preferences, notifications: list(notifications) });
+  Object.assign(state, { overview, catalog: list(catalog), subscriptions: list(subscriptions), cards, ledger: ledger.items ?? [], invoices: list(invoices), preferences, notifications: list(notifications) });
   state.series = await loadSeries();
   [state.forecast, state.planFit] = await Promise.all([optional('/insights/forecast'), optional(`/insights/plan-fit?periods=${FIT_PERIODS}`)]);
   render();

@@ -1,0 +1,152 @@
+using System.Data.Common;
+using System.Text.Json;
+using Akka.Persistence.Query;
+using Metering.Accounts;
+using Metering.Accounts.Persistence;
+using Metering.Domain.Accounts;
+
+namespace Metering.Projections;
+
+/// <summary>Reads one account's events back from the journal, in sequence order.</summary>
+public delegate Task<IReadOnlyList<IAccountEvent>> JournalReplay(string persistenceId, long fromSequenceNr, long toSequenceNr, CancellationToken ct);
+
+/// <summary>
+/// The lists of the billing page (invoices, subscriptions with their periods, notifications, ledger)
+/// as rows, so listing them never wakes an account actor. What those lists hold (an invoice's paid
+/// and due amounts, a ledger entry's balance after, which notifications a change raised) is worked
+/// out by the domain when an event is applied, so this projection folds each account's events with
+/// the same <see cref="Account.Apply"/> the actor runs (no second copy of the money rules) and
+/// writes the items an event batch added or changed. The fold of recently seen accounts is kept in
+/// memory; any other account is folded again from its journal up to the event at hand.
+/// </summary>
+public sealed class BillingListsProjection(AccountSettings settings, JournalReplay replay, int cachedAccounts) : IProjection
+{
+    public const string ProjectionName = "billing";
+    public const string Table = "billing_items";
+
+    public static class Kinds
+    {
+        public const string Invoice = "invoice";
+        public const string Subscription = "subscription";
+        public const string Notification = "notification";
+        public const string Ledger = "ledger";
+    }
+
+    private readonly Dictionary<string, LinkedListNode<Fold>> _folds = new(StringComparer.Ordinal);
+    private readonly LinkedList<Fold> _recent = new();
+
+    public string Name => ProjectionName;
+    public string Tag => UsageTagger.AccountTag;
+    public IEnumerable<string> Tables => [Table];
+
+    /// <summary><c>seq</c> is the item's place in the account's list (oldest 1), the stable order of every page; <c>at</c> (UTC ticks) is what date filters use.</summary>
+    /// <summary>DDL, idempotent.</summary>
+    public static IEnumerable<string> Schema(ReadStore store) =>
+    [
+        $"""
+        CREATE TABLE IF NOT EXISTS {Table} (
+            account_id TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL, seq BIGINT NOT NULL, at BIGINT NOT NULL, body TEXT NOT NULL,
+            PRIMARY KEY (account_id, kind, id))
+        """,
+        $"CREATE INDEX IF NOT EXISTS ix_{Table}_list ON {Table} (account_id, kind, seq)",
+    ];
+
+    public void Forget()
+    {
+        _folds.Clear();
+        _recent.Clear();
+    }
+
+    private sealed class Fold(string persistenceId, Account account)
+    {
+        public string PersistenceId { get; } = persistenceId;
+        public Account Account { get; } = account;
+        public long SequenceNr { get; set; }
+        /// <summary>What each subscription's row holds: subscriptions change in place, so they are compared by content.</summary>
+        public Dictionary<string, string> Subscriptions { get; } = new(StringComparer.Ordinal);
+    }
+
+    /// <summary>An account's lists before a batch: items are immutable records, so a replaced reference is a changed item.</summary>
+    private sealed record Before(Invoice[] Invoices, Notification[] Notifications, int LedgerCount);
+
+    public async Task ProjectAsync(IReadOnlyList<EventEnvelope> batch, DbConnection connection, DbTransaction transaction, CancellationToken ct)
+    {
+        var touched = new Dictionary<Fold, Before>();
+        foreach (var envelope in batch)
+        {
+            if (envelope.Event is not IAccountEvent e) continue;
+            var fold = await FoldUpToAsync(envelope.PersistenceId, envelope.SequenceNr - 1, ct);
+            if (fold.SequenceNr >= envelope.SequenceNr) continue;
+            if (!touched.ContainsKey(fold))
+                touched[fold] = new Before([.. fold.Account.Invoices], [.. fold.Account.Notifications], fold.Account.Ledger.Count);
+            fold.Account.Apply(e);
+            fold.SequenceNr = envelope.SequenceNr;
+        }
+        foreach (var (fold, before) in touched)
+            await WriteChangesAsync(fold, before, connection, transaction, ct);
+    }
+
+    private async Task<Fold> FoldUpToAsync(string persistenceId, long sequenceNr, CancellationToken ct)
+    {
+        Fold fold;
+        if (_folds.TryGetValue(persistenceId, out var node))
+        {
+            _recent.Remove(node);
+            _recent.AddFirst(node);
+            fold = node.Value;
+        }
+        else
+        {
+            fold = new Fold(persistenceId, new Account(AccountActor.AccountIdOf(persistenceId), settings));
+            _folds[persistenceId] = _recent.AddFirst(fold);
+            if (_folds.Count > cachedAccounts)
+            {
+                _folds.Remove(_recent.Last!.Value.PersistenceId);
+                _recent.RemoveLast();
+            }
+        }
+        if (fold.SequenceNr < sequenceNr)
+        {
+            foreach (var e in await replay(persistenceId, fold.SequenceNr + 1, sequenceNr, ct))
+                fold.Account.Apply(e);
+            fold.SequenceNr = sequenceNr;
+        }
+        return fold;
+    }
+
+    private static async Task WriteChangesAsync(Fold fold, Before before, DbConnection connection, DbTransaction transaction, CancellationToken ct)
+    {
+        var account = fold.Account;
+        for (var i = 0; i < account.Invoices.Count; i++)
+        {
+            var invoice = account.Invoices[i];
+            if (i < before.Invoices.Length && ReferenceEquals(before.Invoices[i], invoice)) continue;
+            await UpsertAsync(Kinds.Invoice, invoice.Id, i + 1, invoice.IssuedAt, JsonSerializer.Serialize(invoice, ReadStore.Json));
+        }
+        for (var i = 0; i < account.Notifications.Count; i++)
+        {
+            var notification = account.Notifications[i];
+            if (i < before.Notifications.Length && ReferenceEquals(before.Notifications[i], notification)) continue;
+            await UpsertAsync(Kinds.Notification, notification.Id, i + 1, notification.At, JsonSerializer.Serialize(notification, ReadStore.Json));
+        }
+        for (var i = before.LedgerCount; i < account.Ledger.Count; i++)
+        {
+            var entry = account.Ledger[i];
+            await UpsertAsync(Kinds.Ledger, entry.Id, i + 1, entry.At, JsonSerializer.Serialize(entry, ReadStore.Json));
+        }
+        for (var i = 0; i < account.Subscriptions.Count; i++)
+        {
+            var subscription = account.Subscriptions[i];
+            var body = JsonSerializer.Serialize(subscription.ToSnapshot(), ReadStore.Json);
+            if (fold.Subscriptions.TryGetValue(subscription.Id, out var written) && written == body) continue;
+            await UpsertAsync(Kinds.Subscription, subscription.Id, i + 1, subscription.StartedAt, body);
+            fold.Subscriptions[subscription.Id] = body;
+        }
+
+        Task UpsertAsync(string kind, string id, long seq, DateTimeOffset at, string body) =>
+            ReadStore.ExecuteAsync(connection, transaction,
+                $"INSERT INTO {Table} (account_id, kind, id, seq, at, body) VALUES (@a, @k, @id, @seq, @at, @body) " +
+                "ON CONFLICT (account_id, kind, id) DO UPDATE SET seq = excluded.seq, at = excluded.at, body = excluded.body",
+                ct, ("@a", account.Id), ("@k", kind), ("@id", id), ("@seq", seq), ("@at", at.UtcTicks), ("@body", body));
+    }
+}

@@ -1,0 +1,14 @@
+namespace Metering.Projections;
+
+/// <summary><c>Metering:Projections:*</c>.</summary>
+public sealed class ProjectionsOptions
+{
+    /// <summary>Most events committed in one transaction.</summary>
+    public int BatchSize { get; set; } = 500;
+
+    /// <summary>How long a batch waits to fill once it has its first event.</summary>
+    public TimeSpan BatchWait { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Accounts whose fold the billing lists keep in memory; others are folded again from the journal when their next event comes.</summary>
+    public int CachedAccounts { get; set; } = 1_000;
+}

@@ -1,0 +1,49 @@
+using System.Data.Common;
+using System.Text.Json;
+using Metering.Accounts.Persistence;
+
+namespace Metering.Projections;
+
+/// <summary>
+/// The read tables live in the journal's database (SQLite or PostgreSQL), so a projection commits
+/// its rows and its offset in one local transaction. Plain ADO.NET with SQL both databases speak
+/// (<c>ON CONFLICT … DO UPDATE</c>, <c>LIMIT … OFFSET</c>); only the decimal column type differs.
+/// </summary>
+public sealed class ReadStore(JournalDatabase database)
+{
+    /// <summary>Read rows keep domain records as JSON; the same options read them back.</summary>
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { AllowOutOfOrderMetadataProperties = true };
+
+    public string Provider => database.Provider;
+
+    /// <summary>
+    /// SQLite has no exact decimal: a NUMERIC column would turn 0.1 into a double. TEXT keeps the
+    /// decimal's digits, and sums are made in C# decimal, never in SQL.
+    /// </summary>
+    public string DecimalType => database.Provider == "sqlite" ? "TEXT" : "NUMERIC";
+
+    public DbConnection Open() => database.Open();
+
+    public Task<DbConnection> OpenAsync(CancellationToken ct) => database.OpenAsync(ct);
+
+    public static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            var p = command.CreateParameter();
+            p.ParameterName = name;
+            p.Value = value ?? DBNull.Value;
+            command.Parameters.Add(p);
+        }
+        return command;
+    }
+
+    public static async Task ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql, CancellationToken ct, params (string Name, object? Value)[] parameters)
+    {
+        await using var command = Command(connection, transaction, sql, parameters);
+        await command.ExecuteNonQueryAsync(ct);
+    }
+}

@@ -1,0 +1,116 @@
+using System.Data.Common;
+using System.Globalization;
+using Akka.Persistence.Query;
+using Metering.Accounts;
+using Metering.Accounts.Persistence;
+using Metering.Domain.Accounts;
+
+namespace Metering.Projections;
+
+/// <summary>
+/// Usage per account, UTC day, meter, team, user and the subscription (and its plan) that covered
+/// it, with the amount charged: the rows the usage series are summed from. Read from the
+/// <c>usage</c> tag alone: every <see cref="UsageRecorded"/> carries its records and what each
+/// plan drew or charged per team and user. Usage no plan covered or priced has an empty
+/// subscription and plan.
+/// </summary>
+/// <remarks>
+/// A batch counts on the UTC day the engine recorded it (its <see cref="UsageRecorded.At"/>), the
+/// same clock the billing cycle, the quota counters and the charges use, so a day's quantity and
+/// amount always belong together and a cycle's series add up to the account's counters.
+/// </remarks>
+public sealed class UsageProjection : IProjection
+{
+    public const string ProjectionName = "usage";
+    public const string Table = "usage_daily";
+
+    public string Name => ProjectionName;
+    public string Tag => UsageTagger.UsageTag;
+    public IEnumerable<string> Tables => [Table];
+
+    /// <summary>DDL, idempotent.</summary>
+    public static IEnumerable<string> Schema(ReadStore store) =>
+    [
+        $"""
+        CREATE TABLE IF NOT EXISTS {Table} (
+            account_id TEXT NOT NULL, day TEXT NOT NULL, meter TEXT NOT NULL, team TEXT NOT NULL, user_id TEXT NOT NULL,
+            subscription_id TEXT NOT NULL, plan_id TEXT NOT NULL,
+            quantity {store.DecimalType} NOT NULL, amount {store.DecimalType} NOT NULL,
+            PRIMARY KEY (account_id, day, meter, team, user_id, subscription_id))
+        """,
+    ];
+
+    public void Forget() { }
+
+    private readonly record struct Key(string Account, string Day, string Meter, string Team, string User, string Subscription, string Plan);
+
+    public async Task ProjectAsync(IReadOnlyList<EventEnvelope> batch, DbConnection connection, DbTransaction transaction, CancellationToken ct)
+    {
+        var deltas = new Dictionary<Key, (decimal Quantity, decimal Amount)>();
+        foreach (var envelope in batch)
+        {
+            if (envelope.Event is UsageRecorded e)
+                Add(deltas, AccountActor.AccountIdOf(envelope.PersistenceId), e);
+        }
+
+        foreach (var (key, delta) in deltas)
+        {
+            var keyParams = KeyParameters(key);
+            decimal quantity = delta.Quantity, amount = delta.Amount;
+            await using (var read = ReadStore.Command(connection, transaction,
+                $"SELECT quantity, amount FROM {Table} WHERE account_id = @a AND day = @d AND meter = @m AND team = @t AND user_id = @u AND subscription_id = @s",
+                keyParams))
+            await using (var reader = await read.ExecuteReaderAsync(ct))
+            {
+                if (await reader.ReadAsync(ct))
+                {
+                    quantity += reader.GetDecimal(0);
+                    amount += reader.GetDecimal(1);
+                }
+            }
+            await ReadStore.ExecuteAsync(connection, transaction,
+                $"INSERT INTO {Table} (account_id, day, meter, team, user_id, subscription_id, plan_id, quantity, amount) " +
+                "VALUES (@a, @d, @m, @t, @u, @s, @p, @q, @amt) " +
+                "ON CONFLICT (account_id, day, meter, team, user_id, subscription_id) DO UPDATE SET quantity = excluded.quantity, amount = excluded.amount",
+                ct, [.. keyParams, ("@p", key.Plan), ("@q", quantity), ("@amt", amount)]);
+        }
+    }
+
+    private static (string, object?)[] KeyParameters(Key key) =>
+        [("@a", key.Account), ("@d", key.Day), ("@m", key.Meter), ("@t", key.Team), ("@u", key.User), ("@s", key.Subscription)];
+
+    /// <summary>What plans drew or charged goes to their rows; the rest of each team's and user's usage is uncovered.</summary>
+    private static void Add(Dictionary<Key, (decimal Quantity, decimal Amount)> deltas, string account, UsageRecorded e)
+    {
+        var day = DayOf(e.At);
+        var uncovered = new Dictionary<(string Meter, string Team, string User), decimal>();
+        foreach (var r in e.Accepted)
+        {
+            var k = (r.Meter, r.Team ?? "", r.User ?? "");
+            uncovered[k] = uncovered.GetValueOrDefault(k) + r.Quantity;
+        }
+        foreach (var d in e.Draws ?? [])
+            Covered(d.Meter, d.Team, d.User, d.SubscriptionId, d.PlanId, d.Quantity, 0);
+        foreach (var c in e.Charges ?? [])
+            Covered(c.Meter, c.Team, c.User, c.SubscriptionId, c.PlanId, c.Quantity, c.Amount);
+        foreach (var ((meter, team, user), quantity) in uncovered)
+        {
+            if (quantity != 0) Put(new Key(account, day, meter, team, user, "", ""), quantity, 0);
+        }
+
+        void Covered(string meter, string? team, string? user, string subscription, string? plan, decimal quantity, decimal amount)
+        {
+            var k = (meter, team ?? "", user ?? "");
+            uncovered[k] = uncovered.GetValueOrDefault(k) - quantity;
+            Put(new Key(account, day, meter, k.Item2, k.Item3, subscription, plan ?? ""), quantity, amount);
+        }
+
+        void Put(Key key, decimal quantity, decimal amount)
+        {
+            var (q, a) = deltas.GetValueOrDefault(key);
+            deltas[key] = (q + quantity, a + amount);
+        }
+    }
+
+    public static string DayOf(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+}
