@@ -14,8 +14,8 @@ namespace Metering.Ui;
 /// <summary>
 /// Seeds the demo accounts through the engine's own HTTP API once the host is ready, then (unless
 /// <see cref="DemoOptions.UsageInterval"/> is zero) sends a little usage now and then so the page lives.
-/// Every step is idempotent across restarts: a card only when the account has none, a plan only when
-/// it has none, funds with a fixed idempotency key, the seed usage only into an account that counted
+/// Every step is idempotent across restarts: a card only when the account has none, plans only when
+/// it has no active one, funds with a fixed idempotency key, the seed usage only into an account that counted
 /// nothing yet (and with fixed event ids, so a crash halfway is deduplicated).
 /// </summary>
 public sealed class DemoSeeder(IServiceProvider services, DemoOptions options, string apiKey) : BackgroundService
@@ -92,14 +92,16 @@ public sealed class DemoSeeder(IServiceProvider services, DemoOptions options, s
 
         await Send(http, HttpMethod.Post, $"{path}/funds", new { amount = account.Funds, paymentMethodId = cardId, idempotencyKey = $"demo-seed-{account.Id}-funds" }, ct);
 
-        if ((await Get(http, $"{path}/subscriptions", ct)).GetArrayLength() == 0)
+        // The overview, not the subscription list: the account answers it, while lists trail it on the read side.
+        var overview = await Get(http, $"{path}/overview", ct);
+        if (overview.GetProperty("activePlans").GetArrayLength() == 0)
             foreach (var plan in account.Plans)
                 await Send(http, HttpMethod.Post, $"{path}/subscriptions", new { planId = plan.PlanId, team = plan.Team }, ct);
 
         if (account.RechargeThreshold is { } threshold)
             await Send(http, HttpMethod.Put, $"{path}/auto-recharge", new { enabled = true, threshold, amount = account.RechargeAmount, paymentMethodId = cardId }, ct);
 
-        if ((await Get(http, $"{path}/overview", ct)).GetProperty("eventsProcessed").GetInt64() == 0)
+        if (overview.GetProperty("eventsProcessed").GetInt64() == 0)
         {
             // The cycle's usage as it happened over the last two weeks (the event times), sent at once.
             var events = Enumerable.Range(0, SeedDays).SelectMany(day =>

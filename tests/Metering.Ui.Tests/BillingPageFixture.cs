@@ -54,6 +54,7 @@ public sealed class BillingPageFixture : IAsyncLifetime
         Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
         await WaitForDemoAsync();
         await UseForDaysAsync();
+        await CaughtUpAsync();
 
         _playwright = await Playwright.CreateAsync();
         Browser = await _playwright.Chromium.LaunchAsync(new()
@@ -101,6 +102,17 @@ public sealed class BillingPageFixture : IAsyncLifetime
                     await Task.Delay(50);
                 }
             }
+        }
+    }
+
+    /// <summary>The read side (usage series, lists) has every journal event: the page reads what the accounts counted.</summary>
+    public async Task CaughtUpAsync()
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!(await GetAsync("/api/v1/projections")).EnumerateArray().All(p => p.GetProperty("lagMilliseconds").GetInt64() == 0))
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("the projections never caught up with the journal");
+            await Task.Delay(100);
         }
     }
 

@@ -138,6 +138,10 @@ public sealed class BillingPageTests(BillingPageFixture fixture)
         await Expect(plan).ToContainTextAsync("Team: sales");
         await Expect(plan.Locator("[role=progressbar]")).ToHaveCountAsync(3);
         await Expect(page.Locator("#balance")).ToHaveTextAsync("$81.00");
+        // The history is a read-side list: it trails the account by the projections' lag.
+        await fixture.CaughtUpAsync();
+        await page.ReloadAsync();
+        await BillingPageFixture.WaitReadyAsync(page);
         await Expect(page.Locator("#history tbody tr")).ToHaveCountAsync(1);
     }
 
@@ -267,6 +271,67 @@ public sealed class BillingPageTests(BillingPageFixture fixture)
         await Expect(named).ToHaveCountAsync(0);
         await Expect(box.Locator("tbody tr", new() { Has = page.GetByText("El más barato", new() { Exact = true }) })).ToHaveCountAsync(1);
     }
+
+    [Fact]
+    public async Task Usage_over_time_charts_each_meter_and_re_renders_by_period_and_breakdown()
+    {
+        var page = await fixture.OpenAsync("demo-acme");
+        var section = page.Locator("#usage-over-time");
+        await Expect(section.Locator("figure")).ToHaveCountAsync(3);
+        var leads = section.Locator("figure[data-meter=lead]");
+        await Expect(leads.Locator("svg")).ToHaveAttributeAsync("role", "img");
+        await Expect(leads.Locator("svg title").First).ToHaveTextAsync("Leads · per day");
+        // Fourteen days of the fixture's history, one bar each, and the quota's daily share as a line.
+        await Expect(leads.Locator("rect.chart-bar")).ToHaveCountAsync(await BarsAsync("day", null, "lead"));
+        await Expect(leads.Locator("rect.chart-bar")).ToHaveCountAsync(14);
+        await Expect(leads.Locator("line.chart-limit")).ToHaveCountAsync(1);
+
+        var usage = await UsageAsync("day", null);
+        var rows = section.Locator("#usage-summary tbody tr");
+        await Expect(rows).ToHaveCountAsync(3);
+        await Expect(rows.First).ToContainTextAsync(Usd(usage.GetProperty("totals").GetProperty("lead").GetProperty("amount").GetDecimal()));
+        await Expect(rows.First).ToContainTextAsync(usage.GetProperty("trend").GetProperty("previous").GetProperty("change").GetProperty("lead") is { ValueKind: JsonValueKind.Number } c
+            ? c.GetDecimal().ToString("+0%;-0%;0%", System.Globalization.CultureInfo.InvariantCulture)
+            : "no usage to compare");
+        await Expect(section.Locator("#usage-as-of")).ToContainTextAsync("Figures as of");
+
+        foreach (var granularity in new[] { "week", "month" })
+        {
+            await section.GetByLabel("Period", new() { Exact = true }).SelectOptionAsync(granularity);
+            await Expect(leads.Locator("svg title").First).ToHaveTextAsync($"Leads · per {granularity}");
+            await Expect(leads.Locator("rect.chart-bar")).ToHaveCountAsync(await BarsAsync(granularity, null, "lead"));
+            await Expect(section.GetByLabel("Period", new() { Exact = true })).ToBeFocusedAsync();
+        }
+
+        await section.GetByLabel("Period", new() { Exact = true }).SelectOptionAsync("day");
+        foreach (var (groupBy, shown) in new[] { ("team", "support"), ("user", "carla"), ("plan", "Pro") })
+        {
+            await section.GetByLabel("Break down by").SelectOptionAsync(groupBy);
+            await Expect(section.Locator(".legend")).ToContainTextAsync(shown);
+            await Expect(leads.Locator("rect.chart-bar")).ToHaveCountAsync(await BarsAsync("day", groupBy, "lead"));
+        }
+
+        await page.GetByLabel("Language").SelectOptionAsync("es");
+        await Expect(section.Locator("h3")).ToHaveTextAsync("Uso a lo largo del tiempo");
+        await Expect(section.GetByLabel("Desglosar por")).ToHaveValueAsync("plan");
+        await Expect(leads.Locator("svg title").First).ToHaveTextAsync("Clientes potenciales · por día");
+        await Expect(section.Locator("#usage-summary thead")).ToContainTextAsync("Frente al periodo anterior");
+    }
+
+    /// <summary>The usage window the page asks for: the last 14 days, 8 weeks or 6 months up to the engine's now.</summary>
+    private async Task<JsonElement> UsageAsync(string granularity, string? groupBy)
+    {
+        var to = (await fixture.OverviewAsync("demo-acme")).GetProperty("asOf").GetDateTimeOffset();
+        var from = new DateTimeOffset(to.UtcDateTime.Date, TimeSpan.Zero).AddDays(1 - granularity switch { "day" => 14, "week" => 56, _ => 186 });
+        return await fixture.GetAsync($"/api/v1/accounts/demo-acme/usage?from={Uri.EscapeDataString(from.ToString("O"))}&to={Uri.EscapeDataString(to.ToString("O"))}"
+            + $"&granularity={granularity}{(groupBy is null ? "" : $"&groupBy={groupBy}")}");
+    }
+
+    /// <summary>Stacked bars drawn for a meter: one per group and period with usage.</summary>
+    private async Task<int> BarsAsync(string granularity, string? groupBy, string meter) =>
+        (await UsageAsync(granularity, groupBy)).GetProperty("series").EnumerateArray()
+            .Where(s => s.GetProperty("meter").GetString() == meter)
+            .Sum(s => s.GetProperty("points").EnumerateArray().Count(p => p.GetProperty("quantity").GetDecimal() > 0));
 
     private static string Usd(decimal amount) => amount.ToString("$#,##0.00", System.Globalization.CultureInfo.InvariantCulture);
 

@@ -477,7 +477,7 @@ function overTime() {
       limit != null && h('p', { class: 'hint' }, h('span', { class: 'limit-key', 'aria-hidden': 'true' }), t('quotaShare', { value: num(Math.round(limit)) })));
   });
 
-  const legend = groups.length > 1 || groups[0] !== '' ? h('ul', { class: 'legend', 'aria-label': t('groupBy') }, groups.map((g, i) => {
+  const legend = groups.length > 1 || groups[0] !== '' ? h('ul', { class: 'legend' }, groups.map((g, i) => {
     const swatch = h('span', { class: 'swatch', 'aria-hidden': 'true' });
     swatch.style.background = palette[i % palette.length];
     return h('li', {}, swatch, groupName(g));
