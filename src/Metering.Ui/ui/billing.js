@@ -503,7 +503,7 @@ function overTime() {
     t('usageWindow', { from: date(u.from), to: date(u.to), previousFrom: date(u.trend.previous.from), previousTo: date(u.trend.previous.to) }), ' ',
     lagSeconds > 0 ? t('asOfLag', { at: dateTime(u.asOf), seconds: num(lagSeconds) }) : t('asOf', { at: dateTime(u.asOf) }));
 
-  wrap.append(meters.length ? h('div', { class: 'charts' }, figures) : empty(t('noSeries')), legend, summary, freshness);
+  wrap.append(...[meters.length ? h('div', { class: 'charts' }, figures) : empty(t('noSeries')), legend, summary, freshness].filter(Boolean));
   return wrap;
 }
 
@@ -516,11 +516,11 @@ function planFit(fit) {
   const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
   const isCurrent = o => same(o.planIds, fit.current.planIds);
   const isCheapest = o => fit.cheapest != null && same(o.planIds, fit.cheapest.planIds);
-  const n = fit.periods.length;
+  const span = fit.periods.length === 1 ? t('lastPeriod') : t('lastPeriods', { n: num(fit.periods.length) });
 
   const verdict = fit.cheapest == null ? t('planFitNoCover')
-    : isCurrent(fit.cheapest) ? t('planFitCurrentBest', { periods: num(n) })
-      : t('planFitSaving', { plan: fit.cheapest.label, total: mm(fit.cheapest.total), saving: mm(fit.saving), periods: num(n) });
+    : isCurrent(fit.cheapest) ? t('planFitCurrentBest', { span })
+      : t('planFitSaving', { plan: fit.cheapest.label, total: mm(fit.cheapest.total), saving: mm(fit.saving), span });
   // Options that cover the usage first, cheapest first; those that do not are listed last, never recommended.
   const options = [...fit.options].sort((a, b) => (b.coversUsage - a.coversUsage) || (a.total - b.total));
   const rows = options.map(o => h('tr', { class: isCheapest(o) ? 'cheapest' : null },
