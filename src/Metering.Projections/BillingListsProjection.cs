@@ -1,4 +1,3 @@
-using System.Data.Common;
 using System.Text.Json;
 using Akka.Persistence.Query;
 using Metering.Accounts;
@@ -39,16 +38,18 @@ public sealed class BillingListsProjection(AccountSettings settings, JournalRepl
     public string Tag => UsageTagger.AccountTag;
     public IEnumerable<string> Tables => [Table];
 
-    /// <summary><c>seq</c> is the item's place in the account's list (oldest 1), the stable order of every page; <c>at</c> (UTC ticks) is what date filters use.</summary>
+    /// <summary>
+    /// <c>seq</c> is the item's place in the account's list (oldest 1): items never move, so it keys
+    /// the row and is the stable order of every page. <c>at</c> (UTC ticks) is what date filters use.
+    /// </summary>
     /// <summary>DDL, idempotent.</summary>
     public static IEnumerable<string> Schema(ReadStore store) =>
     [
         $"""
         CREATE TABLE IF NOT EXISTS {Table} (
-            account_id TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL, seq BIGINT NOT NULL, at BIGINT NOT NULL, body TEXT NOT NULL,
-            PRIMARY KEY (account_id, kind, id))
+            account_id TEXT NOT NULL, kind TEXT NOT NULL, seq BIGINT NOT NULL, id TEXT NOT NULL, at BIGINT NOT NULL, body TEXT NOT NULL,
+            PRIMARY KEY (account_id, kind, seq))
         """,
-        $"CREATE INDEX IF NOT EXISTS ix_{Table}_list ON {Table} (account_id, kind, seq)",
     ];
 
     public void Forget()
@@ -69,7 +70,9 @@ public sealed class BillingListsProjection(AccountSettings settings, JournalRepl
     /// <summary>An account's lists before a batch: items are immutable records, so a replaced reference is a changed item.</summary>
     private sealed record Before(Invoice[] Invoices, Notification[] Notifications, int LedgerCount);
 
-    public async Task ProjectAsync(IReadOnlyList<EventEnvelope> batch, DbConnection connection, DbTransaction transaction, CancellationToken ct)
+    private sealed record Item(string AccountId, string Kind, long Seq, string Id, DateTimeOffset At, string Body);
+
+    public async Task<ProjectionWrite> PrepareAsync(IReadOnlyList<EventEnvelope> batch, CancellationToken ct)
     {
         var touched = new Dictionary<Fold, Before>();
         foreach (var envelope in batch)
@@ -82,8 +85,15 @@ public sealed class BillingListsProjection(AccountSettings settings, JournalRepl
             fold.Account.Apply(e);
             fold.SequenceNr = envelope.SequenceNr;
         }
-        foreach (var (fold, before) in touched)
-            await WriteChangesAsync(fold, before, connection, transaction, ct);
+        var items = touched.SelectMany(t => Changes(t.Key, t.Value)).ToList();
+        return async (connection, transaction, token) =>
+        {
+            foreach (var item in items)
+                await ReadStore.ExecuteAsync(connection, transaction,
+                    $"INSERT INTO {Table} (account_id, kind, seq, id, at, body) VALUES (@a, @k, @seq, @id, @at, @body) " +
+                    "ON CONFLICT (account_id, kind, seq) DO UPDATE SET id = excluded.id, at = excluded.at, body = excluded.body",
+                    token, ("@a", item.AccountId), ("@k", item.Kind), ("@seq", item.Seq), ("@id", item.Id), ("@at", item.At.UtcTicks), ("@body", item.Body));
+        };
     }
 
     private async Task<Fold> FoldUpToAsync(string persistenceId, long sequenceNr, CancellationToken ct)
@@ -114,39 +124,34 @@ public sealed class BillingListsProjection(AccountSettings settings, JournalRepl
         return fold;
     }
 
-    private static async Task WriteChangesAsync(Fold fold, Before before, DbConnection connection, DbTransaction transaction, CancellationToken ct)
+    /// <summary>The items of <paramref name="fold"/>'s lists that are new or changed since <paramref name="before"/>.</summary>
+    private static IEnumerable<Item> Changes(Fold fold, Before before)
     {
         var account = fold.Account;
         for (var i = 0; i < account.Invoices.Count; i++)
         {
             var invoice = account.Invoices[i];
-            if (i < before.Invoices.Length && ReferenceEquals(before.Invoices[i], invoice)) continue;
-            await UpsertAsync(Kinds.Invoice, invoice.Id, i + 1, invoice.IssuedAt, JsonSerializer.Serialize(invoice, ReadStore.Json));
+            if (i >= before.Invoices.Length || !ReferenceEquals(before.Invoices[i], invoice))
+                yield return new Item(account.Id, Kinds.Invoice, i + 1, invoice.Id, invoice.IssuedAt, JsonSerializer.Serialize(invoice, ReadStore.Json));
         }
         for (var i = 0; i < account.Notifications.Count; i++)
         {
             var notification = account.Notifications[i];
-            if (i < before.Notifications.Length && ReferenceEquals(before.Notifications[i], notification)) continue;
-            await UpsertAsync(Kinds.Notification, notification.Id, i + 1, notification.At, JsonSerializer.Serialize(notification, ReadStore.Json));
+            if (i >= before.Notifications.Length || !ReferenceEquals(before.Notifications[i], notification))
+                yield return new Item(account.Id, Kinds.Notification, i + 1, notification.Id, notification.At, JsonSerializer.Serialize(notification, ReadStore.Json));
         }
         for (var i = before.LedgerCount; i < account.Ledger.Count; i++)
         {
             var entry = account.Ledger[i];
-            await UpsertAsync(Kinds.Ledger, entry.Id, i + 1, entry.At, JsonSerializer.Serialize(entry, ReadStore.Json));
+            yield return new Item(account.Id, Kinds.Ledger, i + 1, entry.Id, entry.At, JsonSerializer.Serialize(entry, ReadStore.Json));
         }
         for (var i = 0; i < account.Subscriptions.Count; i++)
         {
             var subscription = account.Subscriptions[i];
             var body = JsonSerializer.Serialize(subscription.ToSnapshot(), ReadStore.Json);
             if (fold.Subscriptions.TryGetValue(subscription.Id, out var written) && written == body) continue;
-            await UpsertAsync(Kinds.Subscription, subscription.Id, i + 1, subscription.StartedAt, body);
             fold.Subscriptions[subscription.Id] = body;
+            yield return new Item(account.Id, Kinds.Subscription, i + 1, subscription.Id, subscription.StartedAt, body);
         }
-
-        Task UpsertAsync(string kind, string id, long seq, DateTimeOffset at, string body) =>
-            ReadStore.ExecuteAsync(connection, transaction,
-                $"INSERT INTO {Table} (account_id, kind, id, seq, at, body) VALUES (@a, @k, @id, @seq, @at, @body) " +
-                "ON CONFLICT (account_id, kind, id) DO UPDATE SET seq = excluded.seq, at = excluded.at, body = excluded.body",
-                ct, ("@a", account.Id), ("@k", kind), ("@id", id), ("@seq", seq), ("@at", at.UtcTicks), ("@body", body));
     }
 }

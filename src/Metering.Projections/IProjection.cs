@@ -3,10 +3,14 @@ using Akka.Persistence.Query;
 
 namespace Metering.Projections;
 
+/// <summary>A batch's writes to the read tables, run inside the transaction that also moves the offset.</summary>
+public delegate Task ProjectionWrite(DbConnection connection, DbTransaction transaction, CancellationToken ct);
+
 /// <summary>
-/// One read model fed by the events of one tag. <see cref="ProjectAsync"/> writes a batch's rows
-/// inside the transaction that also stores the projection's offset, so a batch is projected exactly
-/// once or not at all.
+/// One read model fed by the events of one tag. <see cref="PrepareAsync"/> works out a batch's
+/// writes before any transaction is open (it may read the journal), so the transaction that writes
+/// them together with the offset stays short: on SQLite it holds the database's one write lock,
+/// which the journal needs too. A batch is projected exactly once or not at all.
 /// </summary>
 public interface IProjection
 {
@@ -18,7 +22,7 @@ public interface IProjection
     /// <summary>Tables emptied when the projection is rebuilt from scratch.</summary>
     IEnumerable<string> Tables { get; }
 
-    Task ProjectAsync(IReadOnlyList<EventEnvelope> batch, DbConnection connection, DbTransaction transaction, CancellationToken ct);
+    Task<ProjectionWrite> PrepareAsync(IReadOnlyList<EventEnvelope> batch, CancellationToken ct);
 
     /// <summary>
     /// Drops in-memory state that may be ahead of the database (after a failed transaction, before

@@ -1,4 +1,3 @@
-using Akka;
 using Akka.Actor;
 using Akka.Event;
 using Akka.Persistence.Query;
@@ -10,9 +9,11 @@ namespace Metering.Projections;
 
 /// <summary>
 /// Runs one projection: reads its tag from the stored offset, and commits each batch's rows with
-/// the new offset in one transaction. A failure (database down, a bug in a batch) drops the
-/// projection's in-memory state, which may be ahead of what was committed, and starts again from
-/// the stored offset after a backoff: nothing is skipped and nothing is counted twice.
+/// the new offset in one transaction, only if the offset is still where this run left it (so a
+/// batch in flight on a node the singleton left cannot commit after the new node started). A
+/// failure (database down, a bug in a batch) drops the projection's in-memory state, which may be
+/// ahead of what was committed, and starts again from the stored offset after a backoff: nothing
+/// is skipped and nothing is counted twice.
 /// </summary>
 public sealed class ProjectionActor : ReceiveActor, IWithTimers
 {
@@ -99,24 +100,27 @@ public sealed class ProjectionActor : ReceiveActor, IWithTimers
             var (killSwitch, done) = journal.EventsByTag(_projection.Tag, Offset.Sequence(offset))
                 .ViaMaterialized(KillSwitches.Single<EventEnvelope>(), Keep.Right)
                 .GroupedWithin(_options.BatchSize, _options.BatchWait)
-                .SelectAsync(1, batch => CommitAsync(batch.ToList()))
-                .ToMaterialized(Sink.Ignore<Done>(), Keep.Both)
+                .SelectAsync(1, async batch => offset = await CommitAsync(batch.ToList(), offset))
+                .ToMaterialized(Sink.Ignore<long>(), Keep.Both)
                 .Run(materializer);
             self.Tell(new Running(killSwitch));
             await done;
         }
     }
 
-    private async Task<Done> CommitAsync(IReadOnlyList<EventEnvelope> batch)
+    /// <returns>The new offset.</returns>
+    private async Task<long> CommitAsync(IReadOnlyList<EventEnvelope> batch, long offset)
     {
         var last = batch[^1];
+        var ordering = ((Sequence)last.Offset).Value;
+        var write = await _projection.PrepareAsync(batch, CancellationToken.None);
         await using var connection = await _store.OpenAsync(CancellationToken.None);
         await using var transaction = await connection.BeginTransactionAsync();
-        await _projection.ProjectAsync(batch, connection, transaction, CancellationToken.None);
-        await ProjectionOffsets.WriteAsync(connection, transaction, _projection.Name, ((Sequence)last.Offset).Value, last.Timestamp, CancellationToken.None);
+        await write(connection, transaction, CancellationToken.None);
+        await ProjectionOffsets.AdvanceAsync(connection, transaction, _projection.Name, offset, ordering, last.Timestamp, CancellationToken.None);
         await transaction.CommitAsync();
         _telemetry.Projected(_projection.Name, batch.Count);
-        return Done.Instance;
+        return ordering;
     }
 
     private void OnStreamEnded(StreamEnded ended)

@@ -19,9 +19,26 @@ public static class ProjectionOffsets
         return await command.ExecuteScalarAsync(ct) is { } value and not DBNull ? Convert.ToInt64(value) : 0;
     }
 
-    public static Task WriteAsync(DbConnection connection, DbTransaction transaction, string name, long ordering, long eventTimestamp, CancellationToken ct) =>
-        ReadStore.ExecuteAsync(connection, transaction,
-            $"INSERT INTO {Table} (name, ordering, event_timestamp) VALUES (@name, @ordering, @ts) " +
-            "ON CONFLICT (name) DO UPDATE SET ordering = excluded.ordering, event_timestamp = excluded.event_timestamp",
-            ct, ("@name", name), ("@ordering", ordering), ("@ts", eventTimestamp));
+    /// <summary>
+    /// Moves the offset from <paramref name="expected"/> to <paramref name="ordering"/>, or throws when
+    /// it is no longer at <paramref name="expected"/>: a projector whose singleton moved on (a batch
+    /// still in flight on the old node) or whose rows were emptied by a rebuild must not commit, so
+    /// its transaction is rolled back.
+    /// </summary>
+    public static async Task AdvanceAsync(DbConnection connection, DbTransaction transaction, string name, long expected, long ordering, long eventTimestamp, CancellationToken ct)
+    {
+        await using var update = ReadStore.Command(connection, transaction,
+            $"UPDATE {Table} SET ordering = @ordering, event_timestamp = @ts WHERE name = @name AND ordering = @expected",
+            ("@name", name), ("@ordering", ordering), ("@ts", eventTimestamp), ("@expected", expected));
+        if (await update.ExecuteNonQueryAsync(ct) == 1) return;
+        if (expected == 0)
+        {
+            // The first commit; another projector's first commit got there before if the row exists.
+            await using var insert = ReadStore.Command(connection, transaction,
+                $"INSERT INTO {Table} (name, ordering, event_timestamp) VALUES (@name, @ordering, @ts) ON CONFLICT (name) DO NOTHING",
+                ("@name", name), ("@ordering", ordering), ("@ts", eventTimestamp));
+            if (await insert.ExecuteNonQueryAsync(ct) == 1) return;
+        }
+        throw new InvalidOperationException($"Projection {name} is no longer at offset {expected}: another projector or a rebuild moved it.");
+    }
 }

@@ -43,16 +43,23 @@ public static class ProjectionsHostingExtensions
         return [new UsageProjection(), new BillingListsProjection(settings, replay, options.CachedAccounts)];
     }
 
-    private static void CreateSchema(ReadStore store)
+    /// <summary>
+    /// Idempotent DDL in one transaction; on PostgreSQL under an advisory lock, because nodes starting
+    /// together would race on <c>CREATE TABLE IF NOT EXISTS</c> (it can fail on the type catalog).
+    /// </summary>
+    public static void CreateSchema(ReadStore store)
     {
         using var connection = store.Open();
-        var statements = new[] { ProjectionOffsets.Schema }
+        using var transaction = connection.BeginTransaction();
+        var statements = (store.Provider == "postgres" ? ["SELECT pg_advisory_xact_lock(7350)"] : Array.Empty<string>())
+            .Append(ProjectionOffsets.Schema)
             .Concat(UsageProjection.Schema(store))
             .Concat(BillingListsProjection.Schema(store));
         foreach (var sql in statements)
         {
-            using var command = ReadStore.Command(connection, null, sql);
+            using var command = ReadStore.Command(connection, transaction, sql);
             command.ExecuteNonQuery();
         }
+        transaction.Commit();
     }
 }

@@ -44,7 +44,7 @@ public sealed class UsageProjection : IProjection
 
     private readonly record struct Key(string Account, string Day, string Meter, string Team, string User, string Subscription, string Plan);
 
-    public async Task ProjectAsync(IReadOnlyList<EventEnvelope> batch, DbConnection connection, DbTransaction transaction, CancellationToken ct)
+    public Task<ProjectionWrite> PrepareAsync(IReadOnlyList<EventEnvelope> batch, CancellationToken ct)
     {
         var deltas = new Dictionary<Key, (decimal Quantity, decimal Amount)>();
         foreach (var envelope in batch)
@@ -52,7 +52,12 @@ public sealed class UsageProjection : IProjection
             if (envelope.Event is UsageRecorded e)
                 Add(deltas, AccountActor.AccountIdOf(envelope.PersistenceId), e);
         }
+        return Task.FromResult<ProjectionWrite>((connection, transaction, token) => WriteAsync(deltas, connection, transaction, token));
+    }
 
+    /// <summary>Adds the deltas to the rows; sums in C# decimal (SQLite has no exact decimal arithmetic).</summary>
+    private static async Task WriteAsync(Dictionary<Key, (decimal Quantity, decimal Amount)> deltas, DbConnection connection, DbTransaction transaction, CancellationToken ct)
+    {
         foreach (var (key, delta) in deltas)
         {
             var keyParams = KeyParameters(key);

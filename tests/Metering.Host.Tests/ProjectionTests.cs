@@ -259,7 +259,7 @@ public abstract class ProjectionTests : IAsyncLifetime
         foreach (var sql in new[]
                  {
                      "SELECT account_id, day, meter, team, user_id, subscription_id, plan_id, quantity, amount FROM usage_daily ORDER BY account_id, day, meter, team, user_id, subscription_id",
-                     "SELECT account_id, kind, id, seq, at, body FROM billing_items ORDER BY account_id, kind, id",
+                     "SELECT account_id, kind, seq, id, at, body FROM billing_items ORDER BY account_id, kind, seq",
                      "SELECT name, ordering FROM projection_offsets ORDER BY name",
                  })
         {
