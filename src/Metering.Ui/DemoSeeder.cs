@@ -14,8 +14,8 @@ namespace Metering.Ui;
 /// <summary>
 /// Seeds the demo accounts through the engine's own HTTP API once the host is ready, then (unless
 /// <see cref="DemoOptions.UsageInterval"/> is zero) sends a little usage now and then so the page lives.
-/// Every step is idempotent across restarts: a card only when the account has none, a plan only when
-/// it has none, funds with a fixed idempotency key, the seed usage only into an account that counted
+/// Every step is idempotent across restarts: a card only when the account has none, plans only when
+/// it has no active one, funds with a fixed idempotency key, the seed usage only into an account that counted
 /// nothing yet (and with fixed event ids, so a crash halfway is deduplicated). Each demo account gets
 /// an account-scoped key named <see cref="KeyName"/> (once), which the page's demo sign-in uses; its
 /// secret is thrown away: nobody needs it.
@@ -23,21 +23,22 @@ namespace Metering.Ui;
 public sealed class DemoSeeder(IServiceProvider services, DemoOptions options, string apiKey) : BackgroundService
 {
     public sealed record DemoPlan(string PlanId, string? Team);
+    /// <param name="Users">Who in the CRM made the usage (the event's <c>data.user</c>), so usage can be broken down by user.</param>
     public sealed record DemoAccount(string Id, string Holder, decimal Funds, DemoPlan[] Plans, decimal? RechargeThreshold, decimal RechargeAmount,
-        IReadOnlyDictionary<string, int> Usage, string[] Teams);
+        IReadOnlyDictionary<string, int> Usage, string[] Teams, string[] Users);
 
     public static IReadOnlyList<DemoAccount> Accounts { get; } =
     [
         new("demo-acme", "Acme Corp", 300m, [new("pro", null), new("calls-pack", "sales")], 50m, 100m,
-            new Dictionary<string, int> { ["lead"] = 3_200, ["call"] = 2_600, ["email"] = 12_500 }, ["sales", "support"]),
+            new Dictionary<string, int> { ["lead"] = 3_200, ["call"] = 2_600, ["email"] = 12_500 }, ["sales", "support"], ["ana", "ben", "carla"]),
         new("demo-globex", "Globex", 40m, [new("starter", null)], null, 0m,
-            new Dictionary<string, int> { ["lead"] = 620, ["call"] = 150, ["email"] = 1_800 }, ["sales"]),
+            new Dictionary<string, int> { ["lead"] = 620, ["call"] = 150, ["email"] = 1_800 }, ["sales"], ["dana", "eli"]),
         new("demo-initech", "Initech", 500m, [new("agency", null), new("email-pack", "marketing")], 100m, 200m,
-            new Dictionary<string, int> { ["lead"] = 4_000, ["call"] = 1_200, ["email"] = 30_000 }, ["sales", "marketing"]),
+            new Dictionary<string, int> { ["lead"] = 4_000, ["call"] = 1_200, ["email"] = 30_000 }, ["sales", "marketing"], ["femi", "gus", "hana"]),
     ];
 
     private static readonly Dictionary<string, string> EventTypes = new() { ["lead"] = "crm.lead.created", ["call"] = "crm.call.completed", ["email"] = "crm.email.sent" };
-    private const int SeedDays = 14;
+    public const int SeedDays = 14;
     public const string KeyName = "demo-page";
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -64,7 +65,7 @@ public sealed class DemoSeeder(IServiceProvider services, DemoOptions options, s
                 foreach (var account in Accounts)
                 {
                     var events = account.Usage.Keys.Select(meter => Event(account, meter, $"demo-live-{Guid.NewGuid():N}", random.Next(1, 6),
-                        time.GetUtcNow(), account.Teams[random.Next(account.Teams.Length)])).ToArray();
+                        time.GetUtcNow(), account.Teams[random.Next(account.Teams.Length)], account.Users[random.Next(account.Users.Length)])).ToArray();
                     await PostEvents(http, events, stoppingToken);
                 }
             }
@@ -99,35 +100,46 @@ public sealed class DemoSeeder(IServiceProvider services, DemoOptions options, s
 
         await Send(http, HttpMethod.Post, $"{path}/funds", new { amount = account.Funds, paymentMethodId = cardId, idempotencyKey = $"demo-seed-{account.Id}-funds" }, ct);
 
-        if ((await Get(http, $"{path}/subscriptions", ct)).GetArrayLength() == 0)
+        // The overview, not the subscription list: the account answers it, while lists trail it on the read side.
+        var overview = await Get(http, $"{path}/overview", ct);
+        if (overview.GetProperty("activePlans").GetArrayLength() == 0)
             foreach (var plan in account.Plans)
                 await Send(http, HttpMethod.Post, $"{path}/subscriptions", new { planId = plan.PlanId, team = plan.Team }, ct);
 
         if (account.RechargeThreshold is { } threshold)
             await Send(http, HttpMethod.Put, $"{path}/auto-recharge", new { enabled = true, threshold, amount = account.RechargeAmount, paymentMethodId = cardId }, ct);
 
-        if ((await Get(http, $"{path}/overview", ct)).GetProperty("eventsProcessed").GetInt64() == 0)
+        if (overview.GetProperty("eventsProcessed").GetInt64() == 0)
         {
-            // The cycle's usage spread over the last two weeks, growing a little day by day, across the teams.
-            var events = new List<object>();
-            foreach (var (meter, total) in account.Usage)
-            {
-                var weights = Enumerable.Range(0, SeedDays).Select(d => 10 + d).ToArray();
-                var left = total;
-                for (var day = 0; day < SeedDays; day++)
-                {
-                    var quantity = day == SeedDays - 1 ? left : total * weights[day] / weights.Sum();
-                    left -= quantity;
-                    if (quantity <= 0) continue;
-                    var at = now.Date.AddDays(day - SeedDays + 1).AddHours(9 + day % 8);
-                    events.Add(Event(account, meter, $"demo-seed-{account.Id}-{meter}-{day}", quantity, new DateTimeOffset(at, TimeSpan.Zero), account.Teams[day % account.Teams.Length]));
-                }
-            }
+            // The cycle's usage as it happened over the last two weeks (the event times), sent at once.
+            var events = Enumerable.Range(0, SeedDays).SelectMany(day =>
+                DayOfUsage(account, "demo-seed", day, SeedDays, new DateTimeOffset(now.UtcDateTime.Date.AddDays(day - SeedDays + 1).AddHours(9 + day % 8), TimeSpan.Zero))).ToArray();
             await PostEvents(http, events, ct);
         }
     }
 
-    private static object Event(DemoAccount account, string meter, string id, int quantity, DateTimeOffset at, string team) => new Dictionary<string, object>
+    /// <summary>
+    /// Day <paramref name="day"/> (0-based) of <paramref name="days"/> of the account's usage: each meter's
+    /// <see cref="DemoAccount.Usage"/> spread over the days, growing a little day by day (the last day
+    /// takes the rounding rest), from one team and one user in turn. Ids are fixed by prefix, day and
+    /// meter, so sending a day again is deduplicated.
+    /// </summary>
+    public static IReadOnlyList<object> DayOfUsage(DemoAccount account, string idPrefix, int day, int days, DateTimeOffset at)
+    {
+        var weights = Enumerable.Range(0, days).Select(d => 10 + d).ToArray();
+        var events = new List<object>();
+        foreach (var (meter, total) in account.Usage)
+        {
+            var before = weights.Take(day).Sum(w => total * w / weights.Sum());
+            var quantity = day == days - 1 ? total - before : total * weights[day] / weights.Sum();
+            if (quantity <= 0) continue;
+            events.Add(Event(account, meter, $"{idPrefix}-{account.Id}-{meter}-{day}", quantity, at,
+                account.Teams[day % account.Teams.Length], account.Users[(day + meter.Length) % account.Users.Length]));
+        }
+        return events;
+    }
+
+    private static object Event(DemoAccount account, string meter, string id, int quantity, DateTimeOffset at, string team, string user) => new Dictionary<string, object>
     {
         ["specversion"] = "1.0",
         ["id"] = id,
@@ -136,10 +148,10 @@ public sealed class DemoSeeder(IServiceProvider services, DemoOptions options, s
         ["subject"] = account.Id,
         ["time"] = at.ToString("O"),
         ["team"] = team,
-        ["data"] = new { quantity },
+        ["data"] = new { quantity, user },
     };
 
-    private static async Task PostEvents(HttpClient http, IReadOnlyList<object> events, CancellationToken ct)
+    public static async Task PostEvents(HttpClient http, IReadOnlyList<object> events, CancellationToken ct)
     {
         using var content = new StringContent(JsonSerializer.Serialize(events), Encoding.UTF8, "application/cloudevents-batch+json");
         using var response = await http.PostAsync("/api/v1/events", content, ct);

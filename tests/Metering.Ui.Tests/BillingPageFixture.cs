@@ -5,6 +5,8 @@ using Metering.Host;
 using Metering.Tests.Shared;
 using Metering.Ui;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.Playwright;
 
 namespace Metering.Ui.Tests;
@@ -12,17 +14,22 @@ namespace Metering.Ui.Tests;
 /// <summary>
 /// One real engine (Kestrel on a free loopback port, embedded broker, SQLite in a temp folder) with
 /// the demo accounts seeded, and Debian's Chromium driven by Playwright. No browser is downloaded:
-/// without /usr/bin/chromium the tests fail, they do not skip.
+/// without /usr/bin/chromium the tests fail, they do not skip. The engine runs on a clock that starts
+/// <see cref="HistoryDays"/> days ago and is moved a day at a time while the demo accounts use the CRM,
+/// so they have daily usage history and a closed billing period (usage counts on the day the engine
+/// recorded it); it ends at the real now and then stands still.
 /// </summary>
 public sealed class BillingPageFixture : IAsyncLifetime
 {
     public const string AdminKey = "ui-test-admin-key";
     public const string ChromiumPath = "/usr/bin/chromium";
+    public const int HistoryDays = 40;
 
     private readonly string _dataDir = Directory.CreateTempSubdirectory("metering-ui-test-").FullName;
     private WebApplication? _app;
     private IPlaywright? _playwright;
 
+    public FakeTimeProvider Clock { get; } = new(DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds()).AddDays(-HistoryDays));
     public IBrowser Browser { get; private set; } = null!;
     public HttpClient Http { get; private set; } = null!;
     public string BaseUrl { get; private set; } = "";
@@ -42,12 +49,14 @@ public sealed class BillingPageFixture : IAsyncLifetime
             "--Metering:Demo:UsageInterval=00:00:00",
             "--Logging:LogLevel:Default=Warning",
             .. TestPersistence.HostArgs(_dataDir),
-        ]);
+        ], builder => builder.Services.AddSingleton<TimeProvider>(Clock));
         await _app.StartAsync();
         BaseUrl = _app.Urls.First();
         Http = new HttpClient { BaseAddress = new Uri(BaseUrl), Timeout = TimeSpan.FromSeconds(30) };
         Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
         await WaitForDemoAsync();
+        await UseForDaysAsync();
+        await CaughtUpAsync();
 
         _playwright = await Playwright.CreateAsync();
         Browser = await _playwright.Chromium.LaunchAsync(new()
@@ -83,8 +92,45 @@ public sealed class BillingPageFixture : IAsyncLifetime
         return _accountKeys[accountId] = created.GetProperty("secret").GetString()!;
     }
 
-    public async Task<JsonElement> OverviewAsync(string accountId) =>
-        await Http.GetFromJsonAsync<JsonElement>($"/api/v1/accounts/{accountId}/overview");
+    /// <summary>A day of each demo account's usage per day of <see cref="HistoryDays"/>, each counted before the clock moves on.</summary>
+    private async Task UseForDaysAsync()
+    {
+        for (var day = 0; day < HistoryDays; day++)
+        {
+            Clock.Advance(TimeSpan.FromDays(1));
+            var expected = new Dictionary<string, long>();
+            foreach (var account in DemoSeeder.Accounts)
+            {
+                var events = DemoSeeder.DayOfUsage(account, "ui-history", day, HistoryDays, Clock.GetUtcNow());
+                expected[account.Id] = (await OverviewAsync(account.Id)).GetProperty("eventsProcessed").GetInt64() + events.Count;
+                await DemoSeeder.PostEvents(Http, events, CancellationToken.None);
+            }
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            foreach (var (account, count) in expected)
+            {
+                while ((await OverviewAsync(account)).GetProperty("eventsProcessed").GetInt64() < count)
+                {
+                    if (DateTime.UtcNow > deadline) throw new TimeoutException($"{account} never counted day {day} of its history");
+                    await Task.Delay(50);
+                }
+            }
+        }
+    }
+
+    /// <summary>The read side (usage series, lists) has every journal event: the page reads what the accounts counted.</summary>
+    public async Task CaughtUpAsync()
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!(await GetAsync("/api/v1/projections")).EnumerateArray().All(p => p.GetProperty("lagMilliseconds").GetInt64() == 0))
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("the projections never caught up with the journal");
+            await Task.Delay(100);
+        }
+    }
+
+    public Task<JsonElement> OverviewAsync(string accountId) => GetAsync($"/api/v1/accounts/{accountId}/overview");
+
+    public async Task<JsonElement> GetAsync(string path) => await Http.GetFromJsonAsync<JsonElement>(path);
 
     public async Task<JsonElement> PostAsync(string path, object body)
     {

@@ -146,6 +146,10 @@ public sealed class BillingPageTests(BillingPageFixture fixture)
         await Expect(plan).ToContainTextAsync("Team: sales");
         await Expect(plan.Locator("[role=progressbar]")).ToHaveCountAsync(3);
         await Expect(page.Locator("#balance")).ToHaveTextAsync("$81.00");
+        // The history is a read-side list: it trails the account by the projections' lag.
+        await fixture.CaughtUpAsync();
+        await page.ReloadAsync();
+        await BillingPageFixture.WaitReadyAsync(page);
         await Expect(page.Locator("#history tbody tr")).ToHaveCountAsync(1);
     }
 
@@ -201,6 +205,143 @@ public sealed class BillingPageTests(BillingPageFixture fixture)
         await Expect(page.Locator("#usage-by-plan svg")).ToHaveCountAsync(3);
         await Expect(page.Locator("#plan-fit")).ToBeVisibleAsync();
     }
+
+    [Fact]
+    public async Task The_overview_says_when_the_balance_runs_out_at_the_recent_burn()
+    {
+        // The plan's fee is the week's only debit: 19.00 / 7 days, and 81.00 lasts 29.8 of those days (the clock stands still).
+        await AccountWithCardAsync("ui-burn", "4242424242424242", funds: 100m);
+        await fixture.PostAsync("/api/v1/accounts/ui-burn/subscriptions", new { planId = "starter" });
+        var forecast = await fixture.GetAsync("/api/v1/accounts/ui-burn/insights/forecast");
+        Assert.Equal(2.71m, forecast.GetProperty("burnPerDay").GetDecimal());
+        var runsOut = forecast.GetProperty("balanceRunsOutAt").GetDateTimeOffset();
+
+        var page = await fixture.OpenAsync("ui-burn");
+        await Expect(page.Locator("#forecast")).ToHaveTextAsync(
+            $"Run-out forecast: At the last 7 days' pace ($2.71 a day) your balance runs out around {runsOut.UtcDateTime.ToString("MMM d, yyyy", System.Globalization.CultureInfo.InvariantCulture)}, in about 29 days.");
+    }
+
+    [Fact]
+    public async Task The_overview_forecasts_the_next_auto_recharge_and_the_plans_their_quota_run_out()
+    {
+        var forecast = await fixture.GetAsync("/api/v1/accounts/demo-acme/insights/forecast");
+        var autoRecharge = forecast.GetProperty("autoRecharge");
+        Assert.True(autoRecharge.GetProperty("enabled").GetBoolean());
+        var page = await fixture.OpenAsync("demo-acme");
+        await Expect(page.Locator("#forecast")).ToContainTextAsync(autoRecharge.GetProperty("nextAt").ValueKind == JsonValueKind.Null
+            ? "auto-recharge is not expected to fire"
+            : "auto-recharge then adds $100.00");
+
+        // A quota gets its run-out next to its bar once anything draws it.
+        var drawn = forecast.GetProperty("quotas").EnumerateArray()
+            .Count(q => q.GetProperty("perDay").GetDecimal() > 0 || q.GetProperty("remaining").GetDecimal() == 0);
+        Assert.True(drawn > 0, "the demo history draws the quotas");
+        await Expect(page.Locator("#plans .quota-forecast")).ToHaveCountAsync(drawn);
+
+        await page.GetByLabel("Language").SelectOptionAsync("es");
+        await Expect(page.Locator("#forecast")).ToContainTextAsync("Previsión de agotamiento");
+    }
+
+    [Fact]
+    public async Task Plan_fit_lists_what_each_plan_would_have_cost_and_names_the_cheapest_that_covers_the_usage()
+    {
+        var fit = await fixture.GetAsync("/api/v1/accounts/demo-acme/insights/plan-fit?periods=3");
+        var periods = fit.GetProperty("periods").GetArrayLength();
+        Assert.True(periods >= 1, "the fixture's history closes a billing period");
+        var options = fit.GetProperty("options").EnumerateArray().ToList();
+        var cheapest = fit.GetProperty("cheapest");
+        Assert.Equal(JsonValueKind.Object, cheapest.ValueKind);
+
+        var page = await fixture.OpenAsync("demo-acme");
+        var box = page.Locator("#plan-fit");
+        await Expect(box.Locator("h3")).ToHaveTextAsync("Plan fit");
+        await Expect(box.Locator("thead th")).ToHaveCountAsync(periods + 3);
+        await Expect(box.Locator("tbody tr")).ToHaveCountAsync(options.Count);
+        var named = box.Locator("tbody tr", new() { Has = page.GetByText("Cheapest", new() { Exact = true }) });
+        await Expect(named).ToHaveCountAsync(1);
+        await Expect(named.Locator("th")).ToContainTextAsync(cheapest.GetProperty("label").GetString()!);
+        await Expect(named.Locator("td strong")).ToHaveTextAsync(Usd(cheapest.GetProperty("total").GetDecimal()));
+        var current = fit.GetProperty("current").GetProperty("planIds").EnumerateArray().Select(x => x.GetString()).ToArray();
+        var verdict = cheapest.GetProperty("planIds").EnumerateArray().Select(x => x.GetString()).SequenceEqual(current)
+            ? "Your current plans were the cheapest"
+            : $"{Usd(fit.GetProperty("saving").GetDecimal())} less than your current plans";
+        await Expect(box.Locator(".verdict")).ToContainTextAsync(verdict);
+
+        // Options that leave usage unpriced are listed, last, and never named.
+        var uncovered = options.Count(o => !o.GetProperty("coversUsage").GetBoolean());
+        Assert.True(uncovered > 0, "an add-on pack alone does not cover leads");
+        await Expect(box.Locator("tbody tr", new() { HasText = "Leaves some usage unpriced" })).ToHaveCountAsync(uncovered);
+        await Expect(box.Locator("tbody tr").Last).ToContainTextAsync("Leaves some usage unpriced");
+
+        await page.GetByLabel("Language").SelectOptionAsync("es");
+        await Expect(box.Locator("h3")).ToHaveTextAsync("Ajuste del plan");
+        await Expect(box.Locator("thead th").First).ToHaveTextAsync("Opción");
+        await Expect(named).ToHaveCountAsync(0);
+        await Expect(box.Locator("tbody tr", new() { Has = page.GetByText("El más barato", new() { Exact = true }) })).ToHaveCountAsync(1);
+    }
+
+    [Fact]
+    public async Task Usage_over_time_charts_each_meter_and_re_renders_by_period_and_breakdown()
+    {
+        var page = await fixture.OpenAsync("demo-acme");
+        var section = page.Locator("#usage-over-time");
+        await Expect(section.Locator("figure")).ToHaveCountAsync(3);
+        var leads = section.Locator("figure[data-meter=lead]");
+        await Expect(leads.Locator("svg")).ToHaveAttributeAsync("role", "img");
+        await Expect(leads.Locator("svg title").First).ToHaveTextAsync("Leads · per day");
+        // Fourteen days of the fixture's history, one bar each, and the quota's daily share as a line.
+        await Expect(leads.Locator("rect.chart-bar")).ToHaveCountAsync(await BarsAsync("day", null, "lead"));
+        await Expect(leads.Locator("rect.chart-bar")).ToHaveCountAsync(14);
+        await Expect(leads.Locator("line.chart-limit")).ToHaveCountAsync(1);
+
+        var usage = await UsageAsync("day", null);
+        var rows = section.Locator("#usage-summary tbody tr");
+        await Expect(rows).ToHaveCountAsync(3);
+        await Expect(rows.First).ToContainTextAsync(Usd(usage.GetProperty("totals").GetProperty("lead").GetProperty("amount").GetDecimal()));
+        await Expect(rows.First).ToContainTextAsync(usage.GetProperty("trend").GetProperty("previous").GetProperty("change").GetProperty("lead") is { ValueKind: JsonValueKind.Number } c
+            ? c.GetDecimal().ToString("+0%;-0%;0%", System.Globalization.CultureInfo.InvariantCulture)
+            : "no usage to compare");
+        await Expect(section.Locator("#usage-as-of")).ToContainTextAsync("Figures as of");
+
+        foreach (var granularity in new[] { "week", "month" })
+        {
+            await section.GetByLabel("Period", new() { Exact = true }).SelectOptionAsync(granularity);
+            await Expect(leads.Locator("svg title").First).ToHaveTextAsync($"Leads · per {granularity}");
+            await Expect(leads.Locator("rect.chart-bar")).ToHaveCountAsync(await BarsAsync(granularity, null, "lead"));
+            await Expect(section.GetByLabel("Period", new() { Exact = true })).ToBeFocusedAsync();
+        }
+
+        await section.GetByLabel("Period", new() { Exact = true }).SelectOptionAsync("day");
+        foreach (var (groupBy, shown) in new[] { ("team", "support"), ("user", "carla"), ("plan", "Pro") })
+        {
+            await section.GetByLabel("Break down by").SelectOptionAsync(groupBy);
+            await Expect(section.Locator(".legend")).ToContainTextAsync(shown);
+            await Expect(leads.Locator("rect.chart-bar")).ToHaveCountAsync(await BarsAsync("day", groupBy, "lead"));
+        }
+
+        await page.GetByLabel("Language").SelectOptionAsync("es");
+        await Expect(section.Locator("h3")).ToHaveTextAsync("Uso a lo largo del tiempo");
+        await Expect(section.GetByLabel("Desglosar por")).ToHaveValueAsync("plan");
+        await Expect(leads.Locator("svg title").First).ToHaveTextAsync("Clientes potenciales · por día");
+        await Expect(section.Locator("#usage-summary thead")).ToContainTextAsync("Frente al periodo anterior");
+    }
+
+    /// <summary>The usage window the page asks for: the last 14 days, 8 weeks or 6 months up to the engine's now.</summary>
+    private async Task<JsonElement> UsageAsync(string granularity, string? groupBy)
+    {
+        var to = (await fixture.OverviewAsync("demo-acme")).GetProperty("asOf").GetDateTimeOffset();
+        var from = new DateTimeOffset(to.UtcDateTime.Date, TimeSpan.Zero).AddDays(1 - granularity switch { "day" => 14, "week" => 56, _ => 186 });
+        return await fixture.GetAsync($"/api/v1/accounts/demo-acme/usage?from={Uri.EscapeDataString(from.ToString("O"))}&to={Uri.EscapeDataString(to.ToString("O"))}"
+            + $"&granularity={granularity}{(groupBy is null ? "" : $"&groupBy={groupBy}")}");
+    }
+
+    /// <summary>Stacked bars drawn for a meter: one per group and period with usage.</summary>
+    private async Task<int> BarsAsync(string granularity, string? groupBy, string meter) =>
+        (await UsageAsync(granularity, groupBy)).GetProperty("series").EnumerateArray()
+            .Where(s => s.GetProperty("meter").GetString() == meter)
+            .Sum(s => s.GetProperty("points").EnumerateArray().Count(p => p.GetProperty("quantity").GetDecimal() > 0));
+
+    private static string Usd(decimal amount) => amount.ToString("$#,##0.00", System.Globalization.CultureInfo.InvariantCulture);
 
     [Fact]
     public async Task The_page_fits_a_phone_and_is_usable_by_keyboard()

@@ -2,7 +2,7 @@
 // SameSite=Strict) that an account key was exchanged for once at POST /session; the page never keeps
 // the key. Writes echo the session's CSRF token. It renders every section. DOM is built with h(), never from
 // HTML strings, so nothing the API returns can inject markup.
-import { t, initialLanguage, setLanguage, language, money, num, percent, signedPercent, date, dateTime, shortDate, meterName, statusName } from './i18n.js';
+import { t, initialLanguage, setLanguage, language, money, signedMoney, num, signedPercent, date, dateTime, shortDate, meterName, statusName } from './i18n.js';
 import { hbarChart, seriesChart, palette } from './charts.js';
 import { digits, parseExpiry, validateCard } from './card.js';
 
@@ -11,7 +11,7 @@ let csrfToken = null;
 const accountId = decodeURIComponent(location.pathname.split('/')[2] ?? '');
 const base = `/api/v1/accounts/${encodeURIComponent(accountId)}`;
 const state = { overview: null, catalog: [], subscriptions: [], cards: [], ledger: [], invoices: null, preferences: null, notifications: null, series: null,
-  granularity: 'day', groupBy: '', meter: 'lead' };
+  forecast: null, planFit: null, granularity: 'day', groupBy: '' };
 
 class ApiError extends Error {
   constructor(status, problem) {
@@ -131,15 +131,20 @@ async function load() {
   ]);
   Object.assign(state, { overview, catalog: list(catalog), subscriptions: list(subscriptions), cards, ledger: ledger.items ?? [], invoices: list(invoices), preferences, notifications: list(notifications) });
   state.series = await loadSeries();
+  [state.forecast, state.planFit] = await Promise.all([optional('/insights/forecast'), optional(`/insights/plan-fit?periods=${FIT_PERIODS}`)]);
   render();
 }
 
-/** The usage time series (two windows: this one and the one before it, for the trend), or null when the API has none yet. */
+const FIT_PERIODS = 3;
+/** How far back each granularity looks: two weeks of days, eight weeks, six months (the server compares it with the window before). */
+const WINDOW_DAYS = { day: 14, week: 8 * 7, month: 6 * 31 };
+
+/** Every meter's usage series over the window for the chosen granularity and breakdown, or null when the API has none yet. */
 async function loadSeries() {
-  const spans = { day: 14, week: 8 * 7, month: 6 * 31 };
-  const to = new Date();
-  const from = new Date(to.getTime() - 2 * spans[state.granularity] * 86400000);
-  const query = new URLSearchParams({ from: from.toISOString(), to: to.toISOString(), granularity: state.granularity, meter: state.meter });
+  // Up to the engine's now (not this browser's clock, which may be off), from a UTC midnight, so the first bucket is whole (the server aligns weeks and months itself).
+  const to = new Date(state.overview.asOf);
+  const from = new Date(Date.UTC(to.getUTCFullYear(), to.getUTCMonth(), to.getUTCDate() - WINDOW_DAYS[state.granularity] + 1));
+  const query = new URLSearchParams({ from: from.toISOString(), to: to.toISOString(), granularity: state.granularity });
   if (state.groupBy) query.set('groupBy', state.groupBy);
   return optional(`/usage?${query}`);
 }
@@ -165,14 +170,21 @@ function cardSelect(selectedId) {
     `${cardLabel(c)}${c.isDefault ? ` (${t('defaultCard').toLowerCase()})` : ''}`)));
 }
 
-function forecast(o) {
+/** Whole days from the forecast's moment to another, at least zero. */
+const daysUntil = (from, to) => Math.max(0, Math.floor((new Date(to) - new Date(from)) / 86400000));
+
+/** The run-out forecast in words: when auto-recharge next fires, or when the balance runs out, at the recent burn. */
+function forecast(o, f) {
   if (o.pendingBalance > 0 && o.balance <= 0) return t('forecastPending', { pending: m(o.pendingBalance) });
-  const charged = o.activePlans.reduce((s, p) => s + Object.values(p.overageCharged ?? {}).reduce((a, b) => a + b, 0), 0);
-  if (!o.billingCycle || charged <= 0) return t('forecastNone');
-  const days = Math.max(1, (Date.now() - new Date(o.billingCycle.start)) / 86400000);
-  const rate = charged / days;
-  const left = Math.floor(o.balance / rate);
-  return t('forecastDays', { rate: m(rate), days: num(left), date: date(Date.now() + left * 86400000) });
+  if (f == null) return t('forecastUnavailable');
+  const pace = { days: num(f.windowDays), burn: m(f.burnPerDay) };
+  if (f.autoRecharge.enabled) {
+    return f.autoRecharge.nextAt
+      ? t('forecastRecharge', { ...pace, amount: m(f.autoRecharge.amount), threshold: m(f.autoRecharge.threshold), date: date(f.autoRecharge.nextAt), in: num(daysUntil(f.asOf, f.autoRecharge.nextAt)) })
+      : t('forecastNoRecharge', pace);
+  }
+  if (f.balanceRunsOutAt) return t('forecastRunsOut', { ...pace, date: date(f.balanceRunsOutAt), in: num(daysUntil(f.asOf, f.balanceRunsOutAt)) });
+  return f.burnPerDay > 0 ? t('forecastLasts', pace) : t('forecastNone', { days: num(f.windowDays) });
 }
 
 function renderOverview() {
@@ -202,7 +214,7 @@ function renderOverview() {
       : empty(t('noActivity')));
 
   fill('overview', stats,
-    h('p', { class: 'forecast' }, h('strong', {}, `${t('forecast')}: `), forecast(o)),
+    h('p', { class: 'forecast', id: 'forecast' }, h('strong', {}, `${t('forecast')}: `), forecast(o, state.forecast)),
     h('div', { class: 'columns' }, fundsForm(), autoRechargeForm(o.autoRecharge)),
     h('div', { class: 'columns' }, usage, purchase),
     activity);
@@ -258,7 +270,17 @@ function autoRechargeForm(ar) {
   return form;
 }
 
-function quotaBar(q) {
+/** The forecast's word on one subscription's quota: used up, runs out before the period ends, or lasts it. */
+function quotaForecast(subscriptionId, meter) {
+  const f = state.forecast?.quotas.find(x => x.subscriptionId === subscriptionId && x.meter === meter);
+  if (f == null || (f.perDay <= 0 && f.remaining > 0)) return null;
+  const text = f.remaining <= 0 ? t('quotaUsedUp')
+    : f.runsOutAt ? t('quotaRunsOut', { date: date(f.runsOutAt), perDay: num(f.perDay), end: date(f.periodEnd) })
+      : t('quotaLasts', { perDay: num(f.perDay) });
+  return h('p', { class: `hint quota-forecast${f.runsOutAt ? ' warning' : ''}` }, text);
+}
+
+function quotaBar(q, subscriptionId) {
   const ratio = q.included > 0 ? Math.min(1, q.used / q.included) : 1;
   const bar = h('div', { class: 'bar', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': String(q.included), 'aria-valuenow': String(Math.min(q.used, q.included)),
     'aria-valuetext': t('quotaUsed', { used: num(q.used), included: num(q.included) }), 'aria-label': meterName(q.meter) }, h('div', { class: 'fill' }));
@@ -267,7 +289,7 @@ function quotaBar(q) {
   if (ratio >= 1) fillEl.classList.add('full'); else if (ratio >= 0.8) fillEl.classList.add('high');
   return h('div', { class: 'quota' },
     h('p', { class: 'quota-text' }, h('span', {}, meterName(q.meter)), h('span', {}, `${t('quotaUsed', { used: num(q.used), included: num(q.included) })} · ${t('quotaLeft', { left: num(q.remaining) })}`)),
-    bar);
+    bar, quotaForecast(subscriptionId, q.meter));
 }
 
 function renderPlans() {
@@ -282,7 +304,7 @@ function renderPlans() {
     return h('article', { class: 'plan box', 'aria-label': p.name },
       h('h3', {}, p.name, ' ', h('span', { class: 'badge' }, p.team ? `${t('team')}: ${p.team}` : t('allTeams'))),
       h('p', { class: 'hint' }, `${statusName(p.status)} · ${t('renewsOn', { date: date(p.currentPeriodEnd) })}`),
-      p.quotas.map(quotaBar), form);
+      p.quotas.map(q => quotaBar(q, p.subscriptionId)), form);
   });
 
   const plan = h('select', { required: true }, state.catalog.map(p =>
@@ -404,65 +426,120 @@ function renderUsage() {
       items: o.activePlans.flatMap(p => p.quotas.filter(q => q.meter === k).map(q => ({ label: `${meterName(k)} · ${p.name}${p.team ? ` (${p.team})` : ''}`, value: q.used, limit: q.included, color: color(k) }))) }));
   const byPlan = h('figure', { class: 'figure', id: 'usage-by-plan' }, h('figcaption', {}, t('byPlan')), planFigures.length ? planFigures : empty(t('noPlans')));
 
-  fill('usage', h('div', { class: 'columns' }, byMeter, byPlan), overTime(), advice(o, included));
+  fill('usage', h('div', { class: 'columns' }, byMeter, byPlan), overTime(), planFit(state.planFit));
 }
 
+/** Days in the current billing cycle, for the quota's share of a day or a week; a month when there is no cycle yet. */
+function cycleDays() {
+  const c = state.overview.billingCycle;
+  return c ? (new Date(c.end) - new Date(c.start)) / 86400000 : 30;
+}
+
+/**
+ * Leads, calls and emails per day, week or month (one chart each, stacked by the chosen breakdown),
+ * read from GET /usage as it answers: series per meter and group, totals and charged amounts per
+ * meter, the change against the previous window (and a year ago), the plans' quotas, and asOf.
+ */
 function overTime() {
-  const select = (label, value, options, onchange) => field(label, h('select', { onchange }, options.map(([v, text]) => h('option', { value: v, selected: v === value }, text))));
-  const reload = key => async ev => { state[key] = ev.target.value; state.series = await loadSeries().catch(() => null); renderUsage(); document.querySelector(`#usage [data-key=${key}]`)?.focus(); };
+  const select = (key, label, options) => {
+    const el = h('select', { 'data-key': key, onchange: async ev => {
+      state[key] = ev.target.value;
+      state.series = await loadSeries().catch(() => null);
+      renderUsage();
+      document.querySelector(`#usage select[data-key=${key}]`)?.focus();
+    } }, options.map(([v, text]) => h('option', { value: v, selected: v === state[key] }, text)));
+    return field(label, el);
+  };
   const controls = h('div', { class: 'controls' },
-    select(t('meter'), state.meter, Object.keys(state.overview.usage).map(k => [k, meterName(k)]), reload('meter')),
-    select(t('granularity'), state.granularity, [['day', t('day')], ['week', t('week')], ['month', t('month')]], reload('granularity')),
-    select(t('groupBy'), state.groupBy, [['', t('none')], ['team', t('team')], ['plan', t('plan')]], reload('groupBy')));
-  for (const [i, key] of ['meter', 'granularity', 'groupBy'].entries()) controls.querySelectorAll('select')[i].dataset.key = key;
+    select('granularity', t('granularity'), [['day', t('day')], ['week', t('week')], ['month', t('month')]]),
+    select('groupBy', t('groupBy'), [['', t('none')], ['team', t('team')], ['user', t('user')], ['plan', t('plan')]]));
+  const wrap = h('div', { id: 'usage-over-time' }, h('h3', {}, t('overTime')), controls);
+  const u = state.series;
+  if (u == null) { wrap.append(empty(t('seriesUnavailable'))); return wrap; }
 
-  const figure = h('figure', { class: 'figure', id: 'usage-over-time' }, h('figcaption', {}, `${t('overTime')}: ${meterName(state.meter)}`));
-  if (state.series == null) { figure.append(empty(t('seriesUnavailable'))); return h('div', {}, figure); }
+  const meters = [...new Set(u.series.map(s => s.meter))];
+  // One colour per group across every meter's chart, so the one legend reads for all of them.
+  const groups = [...new Set(u.series.map(s => s.group ?? ''))];
+  const planNames = Object.fromEntries(u.quotas.map(q => [q.planId, q.name]));
+  const groupName = g => g === '' ? '' : g === 'none' ? t(u.groupBy === 'plan' ? 'noPlan' : 'unassigned') : u.groupBy === 'plan' ? planNames[g] ?? g : g;
+  const labelOf = { day: { day: 'numeric', month: 'short' }, week: { day: 'numeric', month: 'short' }, month: { month: 'short', year: '2-digit' } }[u.granularity];
+  const bucketDays = { day: 1, week: 7, month: cycleDays() }[u.granularity];
 
-  // Tolerant reading: {series:[{group|team|plan|key, points:[{start|period|at, quantity|value}]}]} or {points:[...]}.
-  const series = state.series.series ?? [{ points: state.series.points ?? state.series.items ?? [] }];
-  const byPeriod = new Map();
-  const groups = [];
-  for (const s of series) {
-    const g = s.group ?? s.team ?? s.plan ?? s.key ?? '';
-    if (!groups.includes(g)) groups.push(g);
-    for (const p of s.points ?? []) {
-      const at = p.start ?? p.period ?? p.at ?? p.time;
-      if (!byPeriod.has(at)) byPeriod.set(at, {});
-      byPeriod.get(at)[g] = (byPeriod.get(at)[g] ?? 0) + Number(p.quantity ?? p.value ?? 0);
-    }
-  }
-  const all = [...byPeriod.entries()].sort((a, b) => new Date(a[0]) - new Date(b[0]));
-  const half = Math.floor(all.length / 2);
-  const previous = all.slice(0, half), current = all.slice(half);
-  const sum = part => part.reduce((s, [, v]) => s + Object.values(v).reduce((a, b) => a + b, 0), 0);
-  const fmt = state.granularity === 'month' ? { month: 'short', year: '2-digit' } : { day: 'numeric', month: 'short' };
-  if (!current.length) { figure.append(empty(t('noSeries'))); return h('div', { class: 'controls-wrap' }, controls, figure); }
-  figure.append(seriesChart({ title: `${t('overTime')}: ${meterName(state.meter)}`, groups, format: v => num(v, { notation: 'compact' }),
-    periods: current.map(([at, values]) => ({ label: shortDate(at, fmt), values })) }));
-  if (groups.length > 1 || groups[0]) figure.append(h('ul', { class: 'legend' }, groups.map((g, i) => {
-    const swatch = h('span', { class: 'swatch' }); swatch.style.background = palette[i % palette.length];
-    return h('li', {}, swatch, g || '—');
-  })));
-  const before = sum(previous), now = sum(current);
-  figure.append(h('p', { class: 'hint' }, before > 0 ? t('trend', { change: signedPercent(now / before - 1) }) : t('trendNone')));
-  return h('div', {}, controls, figure);
+  const figures = meters.map(meter => {
+    const series = u.series.filter(s => s.meter === meter);
+    const periods = (series[0]?.points ?? []).map((p, i) => ({
+      label: shortDate(p.start, labelOf),
+      values: Object.fromEntries(series.map(s => [groupName(s.group ?? ''), s.points[i].quantity])),
+    }));
+    const included = u.quotas.filter(q => q.meter === meter).reduce((sum, q) => sum + q.included, 0);
+    // A plan's quota covers its whole billing cycle: against a day or a week the line is the cycle's even share.
+    const limit = included > 0 ? included * bucketDays / cycleDays() : null;
+    const title = `${meterName(meter)} · ${t(`per.${u.granularity}`)}`;
+    return h('figure', { class: 'figure', 'data-meter': meter }, h('figcaption', {}, title),
+      periods.length
+        ? seriesChart({ title, periods, groups: groups.map(groupName), format: v => num(v, { notation: 'compact' }), limit,
+          limitLabel: t('quotaShare', { value: num(Math.round(limit ?? 0)) }) })
+        : empty(t('noSeries')),
+      limit != null && h('p', { class: 'hint' }, h('span', { class: 'limit-key', 'aria-hidden': 'true' }), t('quotaShare', { value: num(Math.round(limit)) })));
+  });
+
+  const legend = groups.length > 1 || groups[0] !== '' ? h('ul', { class: 'legend' }, groups.map((g, i) => {
+    const swatch = h('span', { class: 'swatch', 'aria-hidden': 'true' });
+    swatch.style.background = palette[i % palette.length];
+    return h('li', {}, swatch, groupName(g));
+  })) : null;
+
+  const change = (window, meter) => {
+    const c = window?.change[meter];
+    return c == null ? t('noComparison') : signedPercent(c);
+  };
+  const yearAgo = u.trend.yearAgo;
+  const summary = table(
+    [t('meter'), t('quantity'), t('charged'), t('vsPrevious'), yearAgo && t('vsYearAgo')].filter(Boolean),
+    meters.map(meter => h('tr', {},
+      h('th', { scope: 'row' }, meterName(meter)),
+      h('td', { class: 'num' }, num(u.totals[meter]?.quantity)),
+      h('td', { class: 'num' }, money(u.totals[meter]?.amount, u.currency)),
+      h('td', { class: 'num' }, change(u.trend.previous, meter)),
+      yearAgo && h('td', { class: 'num' }, change(yearAgo, meter)))));
+  summary.id = 'usage-summary';
+
+  const lagSeconds = Math.round(u.lagMilliseconds / 1000);
+  const freshness = h('p', { class: 'hint', id: 'usage-as-of' },
+    t('usageWindow', { from: date(u.from), to: date(u.to), previousFrom: date(u.trend.previous.from), previousTo: date(u.trend.previous.to) }), ' ',
+    lagSeconds > 0 ? t('asOfLag', { at: dateTime(u.asOf), seconds: num(lagSeconds) }) : t('asOf', { at: dateTime(u.asOf) }));
+
+  wrap.append(...[meters.length ? h('div', { class: 'charts' }, figures) : empty(t('noSeries')), legend, summary, freshness].filter(Boolean));
+  return wrap;
 }
 
-function advice(o, included) {
-  const cycle = o.billingCycle;
-  const elapsed = cycle ? Math.min(1, Math.max(0.05, (Date.now() - new Date(cycle.start)) / (new Date(cycle.end) - new Date(cycle.start)))) : 1;
-  const tips = [];
-  for (const [meter, used] of Object.entries(o.usage)) {
-    const inc = included[meter] ?? 0;
-    // Early in a cycle a projection says little: only what is already used counts then.
-    const projected = elapsed >= 0.2 ? used / elapsed : used;
-    if (inc === 0 && used > 0) tips.push(t('adviceUncovered', { meter: meterName(meter) }));
-    else if (inc > 0 && projected > inc) tips.push(t('adviceOver', { meter: meterName(meter), projected: num(Math.round(projected)), included: num(inc) }));
-    else if (inc > 0 && elapsed > 0.25 && projected < inc * 0.3) tips.push(t('adviceUnder', { meter: meterName(meter), pct: percent(used / inc) }));
-  }
-  return h('div', { class: 'advice box', id: 'plan-fit' }, h('h3', {}, t('advice')),
-    tips.length ? h('ul', {}, tips.map(x => h('li', {}, x))) : h('p', {}, t('adviceGood')));
+/** Plan fit: what each plan would have cost for the usage of the last closed periods, the cheapest named with its saving. */
+function planFit(fit) {
+  const box = h('div', { class: 'advice box', id: 'plan-fit' }, h('h3', {}, t('planFit')));
+  if (fit == null) { box.append(empty(t('planFitUnavailable'))); return box; }
+  if (!fit.periods.length) { box.append(h('p', {}, t('planFitNoPeriod'))); return box; }
+  const mm = amount => money(amount, fit.currency);
+  const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+  const isCurrent = o => same(o.planIds, fit.current.planIds);
+  const isCheapest = o => fit.cheapest != null && same(o.planIds, fit.cheapest.planIds);
+  const span = fit.periods.length === 1 ? t('lastPeriod') : t('lastPeriods', { n: num(fit.periods.length) });
+
+  const verdict = fit.cheapest == null ? t('planFitNoCover')
+    : isCurrent(fit.cheapest) ? t('planFitCurrentBest', { span })
+      : t('planFitSaving', { plan: fit.cheapest.label, total: mm(fit.cheapest.total), saving: mm(fit.saving), span });
+  // Options that cover the usage first, cheapest first; those that do not are listed last, never recommended.
+  const options = [...fit.options].sort((a, b) => (b.coversUsage - a.coversUsage) || (a.total - b.total));
+  const rows = options.map(o => h('tr', { class: isCheapest(o) ? 'cheapest' : null },
+    h('th', { scope: 'row' }, o.label,
+      isCurrent(o) && h('span', { class: 'badge' }, t('currentPlans')),
+      isCheapest(o) && h('span', { class: 'badge ok' }, t('cheapest'))),
+    o.costs.map(c => h('td', { class: 'num' }, mm(c))),
+    h('td', { class: 'num' }, h('strong', {}, mm(o.total))),
+    h('td', {}, o.coversUsage ? (isCurrent(o) ? '—' : signedMoney(o.total - fit.current.total, fit.currency)) : t('doesNotCover'))));
+  box.append(h('p', { class: 'verdict' }, verdict),
+    table([t('option'), ...fit.periods.map(p => `${date(p.start)} – ${date(p.end)}`), t('total'), t('vsCurrent')], rows),
+    h('p', { class: 'hint' }, t('planFitNote')));
+  return box;
 }
 
 function renderPreferences() {

@@ -44,10 +44,11 @@ export function hbarChart({ title, items, format, limitLabel }) {
 
 /**
  * Vertical bars over time, stacked by group: periods [{label, values: {group: number}}], groups in order.
- * An optional limit draws a dashed horizontal line (the quota of the period).
+ * An optional limit draws a dashed horizontal line (the quota of the period), named by limitLabel in the
+ * description. Drawn narrow (360 units) so the text stays legible when three sit side by side or on a phone.
  */
-export function seriesChart({ title, periods, groups, format, limit }) {
-  const width = 600, height = 240, left = 44, bottom = 26, top = 10;
+export function seriesChart({ title, periods, groups, format, limit, limitLabel }) {
+  const width = 360, height = 200, left = 40, bottom = 24, top = 10;
   const totals = periods.map(p => groups.reduce((s, g) => s + (p.values[g] ?? 0), 0));
   const max = Math.max(1, ...totals, limit ?? 0) * 1.1;
   const plotH = height - top - bottom, plotW = width - left - 4;
@@ -55,13 +56,13 @@ export function seriesChart({ title, periods, groups, format, limit }) {
   const id = `chart-${++uid}`;
   const root = svg('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-labelledby': `${id}-t ${id}-d`, class: 'chart' });
   root.append(svg('title', { id: `${id}-t` }, title));
-  root.append(svg('desc', { id: `${id}-d` }, periods.map((p, i) => `${p.label}: ${format(totals[i])}`).join('; ')));
+  root.append(svg('desc', { id: `${id}-d` }, [...periods.map((p, i) => `${p.label}: ${format(totals[i])}`), limit > 0 && limitLabel].filter(Boolean).join('; ')));
   for (let i = 0; i <= 4; i++) {
     const v = (max / 1.1) * i / 4, y = top + plotH - (v / max) * plotH;
     root.append(svg('line', { x1: left, x2: width, y1: y, y2: y, class: 'chart-grid' }));
     root.append(svg('text', { x: left - 4, y: y + 4, 'text-anchor': 'end', class: 'chart-axis' }, format(v)));
   }
-  const every = Math.ceil(periods.length / 8);
+  const every = Math.ceil(periods.length / 5);
   periods.forEach((p, i) => {
     const x = left + i * slot + (slot - barW) / 2;
     let y = top + plotH;
