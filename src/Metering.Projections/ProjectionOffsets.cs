@@ -1,3 +1,4 @@
+using Metering.Accounts.Persistence;
 using System.Data.Common;
 
 namespace Metering.Projections;
@@ -15,7 +16,7 @@ public static class ProjectionOffsets
 
     public static async Task<long> ReadAsync(DbConnection connection, string name, CancellationToken ct)
     {
-        await using var command = ReadStore.Command(connection, null, $"SELECT ordering FROM {Table} WHERE name = @name", ("@name", name));
+        await using var command = JournalDatabase.Command(connection, null, $"SELECT ordering FROM {Table} WHERE name = @name", ("@name", name));
         return await command.ExecuteScalarAsync(ct) is { } value and not DBNull ? Convert.ToInt64(value) : 0;
     }
 
@@ -27,14 +28,14 @@ public static class ProjectionOffsets
     /// </summary>
     public static async Task AdvanceAsync(DbConnection connection, DbTransaction transaction, string name, long expected, long ordering, long eventTimestamp, CancellationToken ct)
     {
-        await using var update = ReadStore.Command(connection, transaction,
+        await using var update = JournalDatabase.Command(connection, transaction,
             $"UPDATE {Table} SET ordering = @ordering, event_timestamp = @ts WHERE name = @name AND ordering = @expected",
             ("@name", name), ("@ordering", ordering), ("@ts", eventTimestamp), ("@expected", expected));
         if (await update.ExecuteNonQueryAsync(ct) == 1) return;
         if (expected == 0)
         {
             // The first commit; another projector's first commit got there before if the row exists.
-            await using var insert = ReadStore.Command(connection, transaction,
+            await using var insert = JournalDatabase.Command(connection, transaction,
                 $"INSERT INTO {Table} (name, ordering, event_timestamp) VALUES (@name, @ordering, @ts) ON CONFLICT (name) DO NOTHING",
                 ("@name", name), ("@ordering", ordering), ("@ts", eventTimestamp));
             if (await insert.ExecuteNonQueryAsync(ct) == 1) return;

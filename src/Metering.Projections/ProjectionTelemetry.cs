@@ -1,3 +1,4 @@
+using Metering.Accounts.Persistence;
 using System.Diagnostics.Metrics;
 
 namespace Metering.Projections;
@@ -39,7 +40,7 @@ public sealed class ProjectionTelemetry : IDisposable
     {
         var tag = Projections.Single(p => p.Name == projection).Tag;
         using var connection = _store.Open();
-        using var command = ReadStore.Command(connection, null,
+        using var command = JournalDatabase.Command(connection, null,
             "SELECT MIN(j.created) FROM tags t JOIN journal j ON j.ordering = t.ordering_id " +
             $"WHERE t.tag = @tag AND t.ordering_id > COALESCE((SELECT ordering FROM {ProjectionOffsets.Table} WHERE name = @name), 0)",
             ("@tag", tag), ("@name", projection));

@@ -1,3 +1,4 @@
+using Metering.Accounts.Persistence;
 using Akka.Actor;
 using Akka.Cluster.Hosting;
 using Akka.Hosting;
@@ -57,7 +58,7 @@ public static class ProjectionsHostingExtensions
             .Concat(BillingListsProjection.Schema(store));
         foreach (var sql in statements)
         {
-            using var command = ReadStore.Command(connection, transaction, sql);
+            using var command = JournalDatabase.Command(connection, transaction, sql);
             command.ExecuteNonQuery();
         }
         transaction.Commit();

@@ -1,3 +1,4 @@
+using Metering.Accounts.Persistence;
 using System.Text.Json;
 
 namespace Metering.Projections;
@@ -12,7 +13,7 @@ public sealed class UsageReadModel(ReadStore store)
     public async Task<IReadOnlyList<UsageRow>> RowsAsync(string accountId, DateOnly from, DateOnly to, string? meter, CancellationToken ct)
     {
         await using var connection = await store.OpenAsync(ct);
-        await using var command = ReadStore.Command(connection, null,
+        await using var command = JournalDatabase.Command(connection, null,
             "SELECT day, meter, team, user_id, subscription_id, plan_id, quantity, amount FROM " + UsageProjection.Table +
             " WHERE account_id = @a AND day >= @from AND day < @to AND (@meter = '' OR meter = @meter)",
             ("@a", accountId), ("@from", Day(from)), ("@to", Day(to)), ("@meter", meter ?? ""));
@@ -28,7 +29,7 @@ public sealed class UsageReadModel(ReadStore store)
     public async Task<DateOnly?> FirstDayAsync(string accountId, CancellationToken ct)
     {
         await using var connection = await store.OpenAsync(ct);
-        await using var command = ReadStore.Command(connection, null, $"SELECT MIN(day) FROM {UsageProjection.Table} WHERE account_id = @a", ("@a", accountId));
+        await using var command = JournalDatabase.Command(connection, null, $"SELECT MIN(day) FROM {UsageProjection.Table} WHERE account_id = @a", ("@a", accountId));
         return await command.ExecuteScalarAsync(ct) is string day ? DateOnly.ParseExact(day, "yyyy-MM-dd") : null;
     }
 
@@ -50,10 +51,10 @@ public sealed class BillingListsReadModel(ReadStore store)
         const string where = "WHERE account_id = @a AND kind = @k AND at >= @from AND at < @to";
         await using var connection = await store.OpenAsync(ct);
         int total;
-        await using (var count = ReadStore.Command(connection, null, $"SELECT COUNT(*) FROM {BillingListsProjection.Table} {where}", filter))
+        await using (var count = JournalDatabase.Command(connection, null, $"SELECT COUNT(*) FROM {BillingListsProjection.Table} {where}", filter))
             total = Convert.ToInt32(await count.ExecuteScalarAsync(ct));
 
-        await using var select = ReadStore.Command(connection, null,
+        await using var select = JournalDatabase.Command(connection, null,
             $"SELECT body FROM {BillingListsProjection.Table} {where} ORDER BY seq DESC LIMIT @limit OFFSET @skip",
             [.. filter, ("@limit", pageSize), ("@skip", (long)(page - 1) * pageSize)]);
         await using var reader = await select.ExecuteReaderAsync(ct);

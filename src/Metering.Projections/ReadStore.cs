@@ -26,24 +26,9 @@ public sealed class ReadStore(JournalDatabase database)
 
     public Task<DbConnection> OpenAsync(CancellationToken ct) => database.OpenAsync(ct);
 
-    public static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
-    {
-        var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters)
-        {
-            var p = command.CreateParameter();
-            p.ParameterName = name;
-            p.Value = value ?? DBNull.Value;
-            command.Parameters.Add(p);
-        }
-        return command;
-    }
-
     public static async Task ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql, CancellationToken ct, params (string Name, object? Value)[] parameters)
     {
-        await using var command = Command(connection, transaction, sql, parameters);
+        await using var command = JournalDatabase.Command(connection, transaction, sql, parameters);
         await command.ExecuteNonQueryAsync(ct);
     }
 }

@@ -62,7 +62,7 @@ public sealed class UsageProjection : IProjection
         {
             var keyParams = KeyParameters(key);
             decimal quantity = delta.Quantity, amount = delta.Amount;
-            await using (var read = ReadStore.Command(connection, transaction,
+            await using (var read = JournalDatabase.Command(connection, transaction,
                 $"SELECT quantity, amount FROM {Table} WHERE account_id = @a AND day = @d AND meter = @m AND team = @t AND user_id = @u AND subscription_id = @s",
                 keyParams))
             await using (var reader = await read.ExecuteReaderAsync(ct))

@@ -117,26 +117,6 @@ public static class EngineHttp
     }
 }
 
-public static class Eventually
-{
-    public static async Task TrueAsync(Func<Task<bool>> condition, TimeSpan timeout, string because)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            try
-            {
-                if (await condition()) return;
-            }
-            catch (HttpRequestException) when (DateTime.UtcNow < deadline)
-            {
-            }
-            if (DateTime.UtcNow > deadline) throw new TimeoutException(because);
-            await Task.Delay(100);
-        }
-    }
-}
-
 /// <summary>A folder under /tmp removed with the test, with the PostgreSQL database an engine may have had for it.</summary>
 public sealed class TempDir : IDisposable
 {

@@ -41,7 +41,7 @@ public sealed class DashboardPreviewTests : IAsyncLifetime
         var baseUrl = _app.Urls.First();
         using var http = new HttpClient { BaseAddress = new Uri(baseUrl), Timeout = TimeSpan.FromSeconds(30) };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
-        await Until(async () => (await http.GetAsync("/health/ready")).IsSuccessStatusCode, "the engine never became ready");
+        await Eventually.TrueAsync(async () => (await http.GetAsync("/health/ready")).IsSuccessStatusCode, TimeSpan.FromSeconds(60), "the engine never became ready");
 
         // A webhook that answers 404, so notifications fail on one channel and reach the other.
         (await http.PutAsJsonAsync("/api/v1/accounts/acct-hook/preferences", new
@@ -114,23 +114,6 @@ public sealed class DashboardPreviewTests : IAsyncLifetime
         }));
         content.Headers.ContentType = new MediaTypeHeaderValue("application/cloudevents+json");
         (await http.PostAsync("/api/v1/events", content)).EnsureSuccessStatusCode();
-    }
-
-    private static async Task Until(Func<Task<bool>> condition, string because)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (true)
-        {
-            try
-            {
-                if (await condition()) return;
-            }
-            catch (HttpRequestException) when (DateTime.UtcNow < deadline)
-            {
-            }
-            if (DateTime.UtcNow > deadline) throw new TimeoutException(because);
-            await Task.Delay(200);
-        }
     }
 
     public Task InitializeAsync() => Task.CompletedTask;

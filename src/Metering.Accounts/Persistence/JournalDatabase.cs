@@ -81,6 +81,22 @@ public sealed class JournalDatabase
         return connection;
     }
 
+    /// <summary>A parameterized command on either provider: values never go into the SQL text.</summary>
+    public static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql, params (string Name, object? Value)[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            var p = command.CreateParameter();
+            p.ParameterName = name;
+            p.Value = value ?? DBNull.Value;
+            command.Parameters.Add(p);
+        }
+        return command;
+    }
+
     private DbConnection Create() => Provider == "sqlite"
         ? new SqliteConnection(ConnectionString)
         : new NpgsqlConnection(ConnectionString);

@@ -120,32 +120,18 @@ public sealed class ApiKeyStore(JournalDatabase database, TimeProvider time)
     private async Task ExecuteAsync(string sql, CancellationToken ct, params (string Name, object? Value)[] parameters)
     {
         await using var connection = await OpenAsync(ct);
-        await using var command = Command(connection, sql, parameters);
+        await using var command = JournalDatabase.Command(connection, null, sql, parameters);
         await command.ExecuteNonQueryAsync(ct);
     }
 
     private async Task<List<T>> QueryAsync<T>(string sql, CancellationToken ct, Func<DbDataReader, T> read, params (string Name, object? Value)[] parameters)
     {
         await using var connection = await OpenAsync(ct);
-        await using var command = Command(connection, sql, parameters);
+        await using var command = JournalDatabase.Command(connection, null, sql, parameters);
         await using var reader = await command.ExecuteReaderAsync(ct);
         var rows = new List<T>();
         while (await reader.ReadAsync(ct)) rows.Add(read(reader));
         return rows;
-    }
-
-    private static DbCommand Command(DbConnection connection, string sql, (string Name, object? Value)[] parameters)
-    {
-        var command = connection.CreateCommand();
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters)
-        {
-            var p = command.CreateParameter();
-            p.ParameterName = name;
-            p.Value = value ?? DBNull.Value;
-            command.Parameters.Add(p);
-        }
-        return command;
     }
 
     /// <summary>A connection to a database that has the tables (created on first use, so a database still starting does not stop the host).</summary>
@@ -162,7 +148,7 @@ public sealed class ApiKeyStore(JournalDatabase database, TimeProvider time)
         {
             if (_schemaReady) return;
             await using var connection = await database.OpenAsync(ct);
-            await using var command = Command(connection, """
+            await using var command = JournalDatabase.Command(connection, null, """
                 CREATE TABLE IF NOT EXISTS metering_api_keys (
                     id VARCHAR(40) PRIMARY KEY, name VARCHAR(100) NOT NULL, scopes VARCHAR(200) NOT NULL, account_id VARCHAR(64) NULL,
                     secret_hash VARCHAR(64) NOT NULL, created_at BIGINT NOT NULL, revoked_at BIGINT NULL);
