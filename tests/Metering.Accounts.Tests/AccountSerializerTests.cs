@@ -45,8 +45,9 @@ public class AccountSerializerTests : TestKit
             Record with { EventId = "e-3", Meter = "email", Quantity = 79_228_162_514_264_337_593_543_950_335m, OccurredAt = T0.AddDays(-400) },
             Record with { EventId = "ünïcode-✓", Source = "crm/other", Quantity = 0.0000001m },
         ];
-        QuotaDraw[] draws = [new("sub_1", "call", 2.5m)];
-        OverageCharge[] charges = [new("sub_1", "email", 3m, -0.015m), new("sub_2", "call", 1m, 0m)];
+        // The plan, team and user of a draw or charge are what the read side groups by: they must survive.
+        QuotaDraw[] draws = [new("sub_1", "call", 2.5m, "pro", "sales", "ana")];
+        OverageCharge[] charges = [new("sub_1", "email", 3m, -0.015m, "pro", null, "ana"), new("sub_2", "call", 1m, 0m)];
         var e = new UsageRecorded(records, [new KafkaPosition(3, 99), new KafkaPosition(0, 5_000_000_000)], 0, T0, draws, []);
 
         var back = RoundTrip(e, "usage-recorded.v2");

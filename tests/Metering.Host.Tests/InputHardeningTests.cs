@@ -161,7 +161,8 @@ public sealed class InputHardeningTests(HostFixture fixture) : IClassFixture<Hos
             new { type = "card", number = "4242424242424242", expMonth = 12, expYear = DateTime.UtcNow.Year + 2, cvc = "123", holderName = markup, makeDefault = true },
             HttpStatusCode.Created);
         await Host.SendAsync(HttpMethod.Post, "/api/v1/accounts/ih-names/funds", new { amount = 5m, idempotencyKey = "ih-names" });
-        var invoices = await Host.SendAsync(HttpMethod.Get, "/api/v1/accounts/ih-names/invoices");
+        // The list trails the account (it is a projection): wait for the receipt.
+        var invoices = await Host.GetEventuallyAsync("/api/v1/accounts/ih-names/invoices", list => list.GetProperty("items").GetArrayLength() > 0);
         var id = invoices.GetProperty("items")[0].GetProperty("id").GetString();
         var html = await Host.Http.GetStringAsync($"/api/v1/accounts/ih-names/invoices/{id}/html");
         Assert.DoesNotContain(markup, html);

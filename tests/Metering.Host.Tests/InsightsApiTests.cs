@@ -123,9 +123,14 @@ public sealed class InsightsApiTests : IAsyncLifetime
 
         // The balance at each ledger entry's moment is the balance after the last entry at that moment
         // (the two renewals share their instant).
-        var ledger = (await GetAsync($"/api/v1/accounts/{account}/ledger")).GetProperty("items").EnumerateArray().Reverse()
-            .GroupBy(e => e.GetProperty("at").GetDateTimeOffset()).Select(g => g.Last()).ToList();
-        Assert.Equal(5, ledger.Count);
+        // The ledger list trails the account (it is a projection): wait for all five moments.
+        List<JsonElement> ledger = [];
+        await Eventually.TrueAsync(async () =>
+        {
+            ledger = (await GetAsync($"/api/v1/accounts/{account}/ledger")).GetProperty("items").EnumerateArray().Reverse()
+                .GroupBy(e => e.GetProperty("at").GetDateTimeOffset()).Select(g => g.Last()).ToList();
+            return ledger.Count == 5;
+        }, TimeSpan.FromSeconds(15), "the ledger list never caught up with the account");
         foreach (var entry in ledger)
         {
             var at = entry.GetProperty("at").GetDateTimeOffset();

@@ -179,7 +179,9 @@ public sealed partial class ObservabilityTests : IDisposable
 
         // Make the engine export every metric once: usage over HTTP, a dead letter, a recharge, an invoice,
         // a notification delivered and one refused by its webhook, and an idle account passivated.
-        await using var host = await MeteringHost.StartAsync(_data.Path, _kafka.BootstrapServers, "metering", configure: null, "--Metering:Accounts:PassivateAfter=00:00:02");
+        await using var host = await MeteringHost.StartAsync(_data.Path, _kafka.BootstrapServers, "metering", configure: null, "--Metering:Accounts:PassivateAfter=00:00:02",
+            // The refusing webhook listens on loopback over http.
+            "--Metering:Notifications:AllowPrivateWebhooks=true", "--Metering:Notifications:AllowHttpWebhooks=true");
         await host.SendAsync(HttpMethod.Put, "/api/v1/accounts/acct-obs/preferences", new
         {
             billingInfo = new { name = "Obs" },

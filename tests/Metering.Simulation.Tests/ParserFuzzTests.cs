@@ -30,7 +30,7 @@ public class ParserFuzzTests
     private static readonly HashSet<string> Codes =
     [
         "malformed_json", "not_an_object", "invalid_specversion", "invalid_id", "invalid_source", "invalid_type", "unknown_type",
-        "missing_subject", "invalid_subject", "subject_key_mismatch", "invalid_datacontenttype", "invalid_time", "time_in_future",
+        "missing_subject", "invalid_subject", "subject_key_mismatch", "invalid_datacontenttype", "invalid_time", "time_in_future", "time_too_old",
         "invalid_data", "invalid_quantity", "quantity_too_large", "fractional_quantity", "invalid_team", "invalid_user",
     ];
 

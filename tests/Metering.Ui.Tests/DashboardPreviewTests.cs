@@ -35,6 +35,9 @@ public sealed class DashboardPreviewTests : IAsyncLifetime
             "--Metering:Demo:UsageInterval=00:00:00.250",
             "--Metering:Accounts:PassivateAfter=00:00:03",
             "--Logging:LogLevel:Default=Warning",
+            // The refusing webhook listens on loopback over http.
+            "--Metering:Notifications:AllowPrivateWebhooks=true",
+            "--Metering:Notifications:AllowHttpWebhooks=true",
             .. TestPersistence.HostArgs(_dataDir),
         ]);
         await _app.StartAsync();

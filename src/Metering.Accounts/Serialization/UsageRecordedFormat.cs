@@ -13,7 +13,8 @@ namespace Metering.Accounts.Serialization;
 /// string (source, meter, team, user, subscription) is written once per row and referred to after.
 /// </summary>
 /// <remarks>
-/// Layout: at, duplicates, watermarks, records, draws (or none), charges (or none). Changing it means
+/// Layout: at, duplicates, watermarks, records, draws (or none), charges (or none); a draw or charge
+/// ends with the plan, team and user it belongs to. Changing it means
 /// a v3 manifest; v2 rows must stay readable, as v1 JSON rows still are.
 /// </remarks>
 public static class UsageRecordedFormat
@@ -52,6 +53,7 @@ public static class UsageRecordedFormat
             strings.Write(writer, d.SubscriptionId);
             strings.Write(writer, d.Meter);
             WriteDecimal(writer, d.Quantity);
+            WriteCovered(writer, strings, d.PlanId, d.Team, d.User);
         });
         WriteList(writer, e.Charges, c =>
         {
@@ -59,6 +61,7 @@ public static class UsageRecordedFormat
             strings.Write(writer, c.Meter);
             WriteDecimal(writer, c.Quantity);
             WriteDecimal(writer, c.Amount);
+            WriteCovered(writer, strings, c.PlanId, c.Team, c.User);
         });
         writer.Flush();
         return stream.ToArray();
@@ -90,14 +93,24 @@ public static class UsageRecordedFormat
                 var position = new KafkaPosition(reader.Read7BitEncodedInt(), reader.Read7BitEncodedInt64());
                 accepted[i] = new UsageRecord(source, id, meter, quantity, occurredAt, team, user, position);
             }
-            var draws = ReadList(reader, () => new QuotaDraw(StringTable.Read(reader, strings)!, StringTable.Read(reader, strings)!, ReadDecimal(reader)));
-            var charges = ReadList(reader, () => new OverageCharge(StringTable.Read(reader, strings)!, StringTable.Read(reader, strings)!, ReadDecimal(reader), ReadDecimal(reader)));
+            var draws = ReadList(reader, () => new QuotaDraw(StringTable.Read(reader, strings)!, StringTable.Read(reader, strings)!, ReadDecimal(reader),
+                StringTable.Read(reader, strings), StringTable.Read(reader, strings), StringTable.Read(reader, strings)));
+            var charges = ReadList(reader, () => new OverageCharge(StringTable.Read(reader, strings)!, StringTable.Read(reader, strings)!, ReadDecimal(reader), ReadDecimal(reader),
+                StringTable.Read(reader, strings), StringTable.Read(reader, strings), StringTable.Read(reader, strings)));
             return new UsageRecorded(accepted, watermarks, duplicates, at, draws, charges);
         }
         catch (Exception e) when (e is EndOfStreamException or FormatException or ArgumentException or OverflowException)
         {
             throw new SerializationException($"Corrupt {Manifest} row", e);
         }
+    }
+
+    /// <summary>The plan, team and user a draw or charge belongs to: what the read side groups amounts by.</summary>
+    private static void WriteCovered(BinaryWriter writer, StringTable strings, string? planId, string? team, string? user)
+    {
+        strings.Write(writer, planId);
+        strings.Write(writer, team);
+        strings.Write(writer, user);
     }
 
     private static void WriteTime(BinaryWriter writer, DateTimeOffset time)
