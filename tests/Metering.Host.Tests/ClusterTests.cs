@@ -181,6 +181,7 @@ public sealed class ClusterTests : IAsyncLifetime
             "--Metering:Kafka:SessionTimeout=00:00:06",
             // A batch stuck on a dead node's shard is retried after 5 s rather than 30.
             "--Metering:Accounts:AskTimeout=00:00:05",
+            .. MeteringHost.UnlimitedRates,
         ];
     }
 

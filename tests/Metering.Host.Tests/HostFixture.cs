@@ -7,8 +7,7 @@ public sealed class HostFixture : IAsyncLifetime
 
     public MeteringHost Host { get; private set; } = null!;
 
-    // The isolation tests call every endpoint without a key too: more than one client address's default burst.
-    public async Task InitializeAsync() => Host = await MeteringHost.StartAsync(_data.Path, extra: ["--Metering:RateLimits:AnonymousBurst=10000", "--Metering:RateLimits:AnonymousPerSecond=10000"]);
+    public async Task InitializeAsync() => Host = await MeteringHost.StartAsync(_data.Path);
 
     public async Task DisposeAsync()
     {

@@ -28,6 +28,17 @@ public sealed class MeteringHost : IAsyncDisposable
     public HttpClient Http { get; }
     public IServiceProvider Services => _app.Services;
 
+    /// <summary>
+    /// Tests call the API as fast as they can (every account of a stream, every route): the rate limits
+    /// are lifted unless a test sets its own (later arguments win).
+    /// </summary>
+    public static readonly string[] UnlimitedRates =
+    [
+        "--Metering:RateLimits:ApiPerSecond=1000000", "--Metering:RateLimits:ApiBurst=1000000",
+        "--Metering:RateLimits:IngestPerSecond=1000000", "--Metering:RateLimits:IngestBurst=1000000",
+        "--Metering:RateLimits:AnonymousPerSecond=1000000", "--Metering:RateLimits:AnonymousBurst=1000000",
+    ];
+
     public static Task<MeteringHost> StartAsync(string dataDir, string? bootstrapServers = null, string consumerGroup = "metering", params string[] extra) =>
         StartAsync(dataDir, bootstrapServers, consumerGroup, configure: null, extra);
 
@@ -45,6 +56,7 @@ public sealed class MeteringHost : IAsyncDisposable
             .. bootstrapServers is null ? Array.Empty<string>() : [$"--Metering:Kafka:BootstrapServers={bootstrapServers}"],
             // A test that names its provider keeps it; the others run on the one test.sh's pass chose.
             .. extra.Any(a => a.StartsWith("--Metering:Persistence:Provider=", StringComparison.Ordinal)) ? [] : TestPersistence.HostArgs(dataDir),
+            .. UnlimitedRates,
             .. extra,
         ];
         var app = MeteringApp.Build(args, configure);
