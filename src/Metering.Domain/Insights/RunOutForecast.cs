@@ -84,6 +84,6 @@ public static class RunOutForecast
         // Multiplied before dividing, so a whole number of seconds comes out whole (7/3 days is 201,600 s, not 201,599.99…).
         var seconds = Math.Max(0, amount) * 86_400 / perDay;
         if (seconds > HorizonDays * 86_400m) return null;
-        return now.AddSeconds((double)decimal.Truncate(seconds));
+        return now.AddTicks((long)decimal.Truncate(seconds) * TimeSpan.TicksPerSecond);
     }
 }
