@@ -114,8 +114,10 @@ public static class AccountsHostingExtensions
     }
 
     /// <summary>
-    /// Journal and snapshots in SQL, events tagged through the journal builder into the tag table, and
-    /// writes batched to the database's strengths (see <see cref="JournalDatabase.WriteBatchSize"/>).
+    /// Journal and snapshots in SQL, writes batched to the database's strengths (see
+    /// <see cref="JournalDatabase.WriteBatchSize"/>). Events are not tagged: Akka.Persistence.Sql inserts
+    /// a tagged row alone (to learn its ordering for the tag table) but untagged rows many per statement,
+    /// and the projections read the whole journal in order instead (docs/architecture.md).
     /// </summary>
     public static AkkaConfigurationBuilder AddMeteringPersistence(this AkkaConfigurationBuilder builder, JournalDatabase database)
     {
@@ -128,7 +130,6 @@ public static class AccountsHostingExtensions
                   buffer-size = 100000
                   batch-size = {{database.WriteBatchSize}}
                   db-round-trip-max-batch-size = {{database.WriteBatchSize}}
-                  db-round-trip-max-tag-batch-size = {{database.WriteBatchSize}}
                   read-isolation-level = {{database.ReadIsolationLevel}}
                 }
                 akka.persistence.snapshot-store.sql.read-isolation-level = {{database.ReadIsolationLevel}}
@@ -137,7 +138,6 @@ public static class AccountsHostingExtensions
             .WithSqlPersistence(
                 connectionString: database.ConnectionString,
                 providerName: database.LinqProviderName,
-                journalBuilder: journal => journal.AddWriteEventAdapter<UsageTagger>("account-tagger", [typeof(IAccountEvent)]),
                 autoInitialize: true,
                 tagStorageMode: TagMode.TagTable);
     }

@@ -21,6 +21,8 @@ public delegate Task<IReadOnlyList<IAccountEvent>> JournalReplay(string persiste
 public sealed class BillingListsProjection(AccountSettings settings, JournalReplay replay, int cachedAccounts) : IProjection
 {
     public const string ProjectionName = "billing";
+    /// <summary>The journal rows it projects, as SQL over the journal table: every account event.</summary>
+    public const string JournalRows = "persistence_id LIKE 'account-%'";
     public const string Table = "billing_items";
 
     public static class Kinds
@@ -35,7 +37,6 @@ public sealed class BillingListsProjection(AccountSettings settings, JournalRepl
     private readonly LinkedList<Fold> _recent = new();
 
     public string Name => ProjectionName;
-    public string Tag => UsageTagger.AccountTag;
     public IEnumerable<string> Tables => [Table];
 
     /// <summary>

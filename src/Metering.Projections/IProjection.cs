@@ -7,7 +7,7 @@ namespace Metering.Projections;
 public delegate Task ProjectionWrite(DbConnection connection, DbTransaction transaction, CancellationToken ct);
 
 /// <summary>
-/// One read model fed by the events of one tag. <see cref="PrepareAsync"/> works out a batch's
+/// One read model fed by every journal event in order (it skips those it has no use for). <see cref="PrepareAsync"/> works out a batch's
 /// writes before any transaction is open (it may read the journal), so the transaction that writes
 /// them together with the offset stays short: on SQLite it holds the database's one write lock,
 /// which the journal needs too. A batch is projected exactly once or not at all.
@@ -16,8 +16,6 @@ public interface IProjection
 {
     /// <summary>Stable name: the offset row's key and the rebuild endpoint's <c>{name}</c>.</summary>
     string Name { get; }
-
-    string Tag { get; }
 
     /// <summary>Tables emptied when the projection is rebuilt from scratch.</summary>
     IEnumerable<string> Tables { get; }

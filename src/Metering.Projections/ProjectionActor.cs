@@ -8,7 +8,7 @@ using Akka.Streams.Dsl;
 namespace Metering.Projections;
 
 /// <summary>
-/// Runs one projection: reads its tag from the stored offset, and commits each batch's rows with
+/// Runs one projection: reads the whole journal in order from the stored offset, and commits each batch's rows with
 /// the new offset in one transaction, only if the offset is still where this run left it (so a
 /// batch in flight on a node the singleton left cannot commit after the new node started). A
 /// failure (database down, a bug in a batch) drops the projection's in-memory state, which may be
@@ -97,7 +97,7 @@ public sealed class ProjectionActor : ReceiveActor, IWithTimers
             long offset;
             await using (var connection = await _store.OpenAsync(CancellationToken.None))
                 offset = await ProjectionOffsets.ReadAsync(connection, _projection.Name, CancellationToken.None);
-            var (killSwitch, done) = journal.EventsByTag(_projection.Tag, Offset.Sequence(offset))
+            var (killSwitch, done) = journal.AllEvents(Offset.Sequence(offset))
                 .ViaMaterialized(KillSwitches.Single<EventEnvelope>(), Keep.Right)
                 .GroupedWithin(_options.BatchSize, _options.BatchWait)
                 .SelectAsync(1, async batch => offset = await CommitAsync(batch.ToList(), offset))

@@ -4,8 +4,8 @@ using System.Diagnostics.Metrics;
 namespace Metering.Projections;
 
 /// <summary>
-/// How far each projection trails the journal. The lag is the age of the oldest event of the
-/// projection's tag that it has not committed yet (zero when it has committed them all), measured on
+/// How far each projection trails the journal. The lag is the age of the oldest journal event of
+/// the kind it projects that it has not committed yet (zero when it has committed them all), measured on
 /// the wall clock because the journal stamps events with it. Every node reads it from the shared
 /// database, so any node answers it, wherever the singleton runs.
 /// </summary>
@@ -13,11 +13,11 @@ public sealed class ProjectionTelemetry : IDisposable
 {
     public const string MeterName = "Metering.Projections";
 
-    /// <summary>Every projection the engine runs: its name and the tag it reads.</summary>
-    public static readonly IReadOnlyList<(string Name, string Tag)> Projections =
+    /// <summary>Every projection the engine runs: its name and the journal rows it projects.</summary>
+    public static readonly IReadOnlyList<(string Name, string JournalRows)> Projections =
     [
-        (UsageProjection.ProjectionName, Accounts.Persistence.UsageTagger.UsageTag),
-        (BillingListsProjection.ProjectionName, Accounts.Persistence.UsageTagger.AccountTag),
+        (UsageProjection.ProjectionName, UsageProjection.JournalRows),
+        (BillingListsProjection.ProjectionName, BillingListsProjection.JournalRows),
     ];
 
     private readonly Meter _meter;
@@ -35,15 +35,15 @@ public sealed class ProjectionTelemetry : IDisposable
 
     public void Projected(string projection, int events) => _events.Add(events, new KeyValuePair<string, object?>("projection", projection));
 
-    /// <summary>The lag of <paramref name="projection"/> now; zero when it has committed every event of its tag.</summary>
+    /// <summary>The lag of <paramref name="projection"/> now; zero when it has committed every event of its kind.</summary>
     public TimeSpan Lag(string projection)
     {
-        var tag = Projections.Single(p => p.Name == projection).Tag;
+        var rows = Projections.Single(p => p.Name == projection).JournalRows;
         using var connection = _store.Open();
         using var command = JournalDatabase.Command(connection, null,
-            "SELECT MIN(j.created) FROM tags t JOIN journal j ON j.ordering = t.ordering_id " +
-            $"WHERE t.tag = @tag AND t.ordering_id > COALESCE((SELECT ordering FROM {ProjectionOffsets.Table} WHERE name = @name), 0)",
-            ("@tag", tag), ("@name", projection));
+            $"SELECT MIN(created) FROM journal WHERE {rows} " +
+            $"AND ordering > COALESCE((SELECT ordering FROM {ProjectionOffsets.Table} WHERE name = @name), 0)",
+            ("@name", projection));
         var oldest = command.ExecuteScalar();
         if (oldest is null or DBNull) return TimeSpan.Zero;
         var age = TimeProvider.System.GetUtcNow().UtcTicks - Convert.ToInt64(oldest);

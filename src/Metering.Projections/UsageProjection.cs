@@ -22,10 +22,11 @@ namespace Metering.Projections;
 public sealed class UsageProjection : IProjection
 {
     public const string ProjectionName = "usage";
+    /// <summary>The journal rows it projects, as SQL over the journal table: usage batches (every version of their format).</summary>
+    public const string JournalRows = "manifest LIKE 'usage-recorded.%'";
     public const string Table = "usage_daily";
 
     public string Name => ProjectionName;
-    public string Tag => UsageTagger.UsageTag;
     public IEnumerable<string> Tables => [Table];
 
     /// <summary>DDL, idempotent.</summary>

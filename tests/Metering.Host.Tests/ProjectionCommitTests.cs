@@ -21,7 +21,7 @@ public sealed class ProjectionCommitTests : IDisposable
         var projection = new UsageProjection();
         var at = new DateTimeOffset(2026, 3, 2, 10, 0, 0, TimeSpan.Zero);
         var usage = new UsageRecorded([new UsageRecord("crm", "e-1", "call", 3, at, "sales", "ana", new KafkaPosition(0, 1))], [new KafkaPosition(0, 1)], 0, at);
-        EventEnvelope[] batch = [new(Offset.Sequence(5), "account-a", 1, usage, at.UtcTicks, [UsageTagger.UsageTag])];
+        EventEnvelope[] batch = [new(Offset.Sequence(5), "account-a", 1, usage, at.UtcTicks, [])];
 
         await CommitAsync(expected: 0);
         // The same batch again from a projector that still believes the offset is 0 (a singleton that

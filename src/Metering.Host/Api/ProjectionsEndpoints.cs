@@ -8,13 +8,13 @@ namespace Metering.Host.Api;
 /// <summary>Operating the read side: how far each projection trails, and rebuilding one from scratch.</summary>
 public static class ProjectionsEndpoints
 {
-    public sealed record ProjectionView(string Name, string Tag, long LagMilliseconds);
+    public sealed record ProjectionView(string Name, long LagMilliseconds);
     public sealed record RebuildView(string Name, string Status);
 
     public static RouteGroupBuilder MapProjectionsEndpoints(this RouteGroupBuilder api)
     {
         api.MapGet("/projections", (ProjectionTelemetry telemetry) =>
-                Results.Ok(ProjectionTelemetry.Projections.Select(p => new ProjectionView(p.Name, p.Tag, (long)telemetry.Lag(p.Name).TotalMilliseconds)).ToArray()))
+                Results.Ok(ProjectionTelemetry.Projections.Select(p => new ProjectionView(p.Name, (long)telemetry.Lag(p.Name).TotalMilliseconds)).ToArray()))
             .Produces<ProjectionView[]>()
             .WithName("ListProjections")
             .WithSummary("The read-side projections and how far each trails the journal");
