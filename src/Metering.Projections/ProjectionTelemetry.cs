@@ -39,12 +39,13 @@ public sealed class ProjectionTelemetry : IDisposable
     public TimeSpan Lag(string projection)
     {
         var rows = Projections.Single(p => p.Name == projection).JournalRows;
-        using var connection = _store.Open();
-        using var command = JournalDatabase.Command(connection, null,
-            $"SELECT MIN(created) FROM journal WHERE {rows} " +
-            $"AND ordering > COALESCE((SELECT ordering FROM {ProjectionOffsets.Table} WHERE name = @name), 0)",
-            ("@name", projection));
-        var oldest = command.ExecuteScalar();
+        long offset;
+        using (var read = _store.Open())
+        using (var command = JournalDatabase.Command(read, null, $"SELECT ordering FROM {ProjectionOffsets.Table} WHERE name = @name", ("@name", projection)))
+            offset = command.ExecuteScalar() is { } stored and not DBNull ? Convert.ToInt64(stored) : 0;
+        using var connection = _store.Journal.Open();
+        using var query = JournalDatabase.Command(connection, null, $"SELECT MIN(created) FROM journal WHERE {rows} AND ordering > @offset", ("@offset", offset));
+        var oldest = query.ExecuteScalar();
         if (oldest is null or DBNull) return TimeSpan.Zero;
         var age = TimeProvider.System.GetUtcNow().UtcTicks - Convert.ToInt64(oldest);
         return TimeSpan.FromTicks(Math.Max(0, age));

@@ -50,6 +50,7 @@ public static class ProjectionsHostingExtensions
     /// </summary>
     public static void CreateSchema(ReadStore store)
     {
+        store.Prepare();
         using var connection = store.Open();
         using var transaction = connection.BeginTransaction();
         var statements = (store.Provider == "postgres" ? ["SELECT pg_advisory_xact_lock(7350)"] : Array.Empty<string>())

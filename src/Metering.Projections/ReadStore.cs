@@ -5,12 +5,21 @@ using Metering.Accounts.Persistence;
 namespace Metering.Projections;
 
 /// <summary>
-/// The read tables live in the journal's database (SQLite or PostgreSQL), so a projection commits
-/// its rows and its offset in one local transaction. Plain ADO.NET with SQL both databases speak
+/// The read tables and the projections' offsets, so a projection commits its rows and its offset in
+/// one local transaction: in the journal's PostgreSQL database, or on SQLite in <c>read.db</c>
+/// beside the journal (<see cref="JournalDatabase.Beside"/>), so projecting never holds the
+/// journal's one write lock. Plain ADO.NET with SQL both databases speak
 /// (<c>ON CONFLICT … DO UPDATE</c>, <c>LIMIT … OFFSET</c>); only the decimal column type differs.
 /// </summary>
-public sealed class ReadStore(JournalDatabase database)
+public sealed class ReadStore(JournalDatabase journal)
 {
+    public const string SqliteFile = "read.db";
+
+    private readonly JournalDatabase database = journal.Beside(SqliteFile);
+
+    /// <summary>The journal itself, which the projections read (and their lag is measured on).</summary>
+    public JournalDatabase Journal => journal;
+
     /// <summary>Read rows keep domain records as JSON; the same options read them back.</summary>
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { AllowOutOfOrderMetadataProperties = true };
 
@@ -23,6 +32,9 @@ public sealed class ReadStore(JournalDatabase database)
     public string DecimalType => database.Provider == "sqlite" ? "TEXT" : "NUMERIC";
 
     public DbConnection Open() => database.Open();
+
+    /// <summary>WAL mode on SQLite, as for the journal: the API's reads never block a projection's commit.</summary>
+    public void Prepare() => database.Prepare();
 
     public Task<DbConnection> OpenAsync(CancellationToken ct) => database.OpenAsync(ct);
 

@@ -4,6 +4,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Metering.Accounts.Persistence;
+using Metering.Projections;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 
@@ -255,7 +256,7 @@ public abstract class ProjectionTests : IAsyncLifetime
     private static async Task<List<string>> ReadRowsAsync(MeteringHost host)
     {
         var rows = new List<string>();
-        await using var connection = await host.Services.GetRequiredService<JournalDatabase>().OpenAsync(CancellationToken.None);
+        await using var connection = await host.Services.GetRequiredService<ReadStore>().OpenAsync(CancellationToken.None);
         foreach (var sql in new[]
                  {
                      "SELECT account_id, day, meter, team, user_id, subscription_id, plan_id, quantity, amount FROM usage_daily ORDER BY account_id, day, meter, team, user_id, subscription_id",

@@ -46,13 +46,25 @@ public sealed class JournalDatabase
     /// </summary>
     public string ReadIsolationLevel => Provider == "sqlite" ? "read-uncommitted" : "unspecified";
 
-    public static JournalDatabase Sqlite(string dataDir)
+    /// <param name="fileName">The journal's file, or a file beside it (see <see cref="Beside"/>).</param>
+    public static JournalDatabase Sqlite(string dataDir, string fileName = "metering.db")
     {
         Directory.CreateDirectory(dataDir);
-        var path = Path.GetFullPath(Path.Combine(dataDir, "metering.db"));
+        var path = Path.GetFullPath(Path.Combine(dataDir, fileName));
         var cs = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 60 }.ToString();
         return new JournalDatabase("sqlite", cs, ProviderName.SQLiteMS);
     }
+
+    /// <summary>
+    /// Where a part that writes on its own keeps its tables: on SQLite a file of its own beside the
+    /// journal, because SQLite has one writer per file and Microsoft.Data.Sqlite, finding the lock
+    /// taken, sleeps 150 ms before trying again (the projections' commits stalled the journal's);
+    /// on PostgreSQL the same database.
+    /// </summary>
+    public JournalDatabase Beside(string sqliteFileName) =>
+        Provider == "sqlite"
+            ? Sqlite(Path.GetDirectoryName(new SqliteConnectionStringBuilder(ConnectionString).DataSource)!, sqliteFileName)
+            : this;
 
     public static JournalDatabase Postgres(string connectionString) =>
         new("postgres", connectionString, ProviderName.PostgreSQL15);
