@@ -49,7 +49,7 @@ public sealed partial class Account
         var now = command.At;
         var accepted = new List<UsageRecord>(command.Records.Count);
         var marks = new Dictionary<int, long>();
-        var inBatch = new HashSet<DedupeKey>();
+        var inBatch = new HashSet<DedupeKey>(command.Records.Count);
         int duplicates = 0, redelivered = 0;
 
         foreach (var record in command.Records)
