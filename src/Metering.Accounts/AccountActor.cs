@@ -65,7 +65,12 @@ public sealed class AccountActor : ReceivePersistentActor, IWithTimers
             var decision = _account.Decide(new RecordUsage(m.Records, Now));
             var o = decision.Outcome;
             PersistThenReply(decision.Events, new UsageAccepted(m.AccountId, o.Accepted, o.Duplicates, o.Redelivered), Sender);
-            if (span is not null) DeferAsync(span, s => s.Dispose());
+            // Deferred only behind a write of its own. With nothing persisted while an earlier reply
+            // is still deferred (a consumer's retry, a redelivery after a rebalance), DeferAsync sends
+            // the journal a write without events, which the SQL journal fails: enough of those open its
+            // circuit breaker and every write and recovery on the node fails for reset-timeout.
+            if (span is not null && decision.Events.Count > 0) DeferAsync(span, s => s.Dispose());
+            else span?.Dispose();
         });
         On<SubscribeAccount>(m => Execute(_account.Decide(new Subscribe(m.Plan, m.Team, Now))));
         On<CancelAccountSubscription>(m => Execute(_account.Decide(new CancelSubscription(m.SubscriptionId, m.AtPeriodEnd, Now))));
