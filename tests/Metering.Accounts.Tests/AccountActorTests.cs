@@ -115,6 +115,23 @@ public sealed class AccountActorTests : TestKit
     }
 
     [Fact]
+    public void A_hand_off_stop_waits_for_the_commands_sent_before_it_and_their_answers()
+    {
+        var account = Start("h1");
+        Watch(account);
+        // Back to back, as a shard hands off a busy account: the second batch and the stop are
+        // stashed while the first is written.
+        account.Tell(new RecordAccountUsage("h1", [Usage("1", "lead", 1, 0, 0)]), TestActor);
+        account.Tell(new RecordAccountUsage("h1", [Usage("2", "lead", 1, 0, 1)]), TestActor);
+        account.Tell(StopAccount.Instance, TestActor);
+        ExpectMsg(new UsageAccepted("h1", 1, 0, 0));
+        ExpectMsg(new UsageAccepted("h1", 1, 0, 0));
+        ExpectTerminated(account);
+
+        Assert.Equal(2, Overview(Start("h1"), "h1").EventsProcessed);
+    }
+
+    [Fact]
     public void A_restarted_account_recovers_from_journal_and_snapshots()
     {
         var account = Start("a3", snapshotEvery: 2);
