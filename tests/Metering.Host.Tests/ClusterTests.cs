@@ -88,13 +88,12 @@ public sealed class ClusterTests(ITestOutputHelper output) : IAsyncLifetime
         await AssertShardsMovedAsync(nodes[..2], before, TimeSpan.FromSeconds(120));
     }
 
-    /// <summary>Starts three nodes at once, streams the first part and checks every node hosts shards.</summary>
+    /// <summary>Starts three nodes, streams the first part and checks every node hosts shards.</summary>
     private async Task<(UsageStream Stream, EngineProcess[] Nodes, JsonElement Before)> StartClusterAndStreamAsync(int seed, bool crash)
     {
         var stream = UsageStream.Generate(seed, count: Events, accounts: Accounts, duplicateRate: 0.03, invalidRate: 0.01);
-        // The seed node first, so it is the oldest (coordinator and singletons) before the others join.
-        var first = await StartNodeAsync(0, crash);
-        EngineProcess[] nodes = [first, .. await Task.WhenAll(StartNodeAsync(1, crash), StartNodeAsync(2, crash))];
+        // All at once: the others join through the seed node, so it is still the oldest (coordinator and singletons).
+        var nodes = await Task.WhenAll(StartNodeAsync(0, crash), StartNodeAsync(1, crash), StartNodeAsync(2, crash));
         Log("three nodes ready");
 
         await stream.ProduceAsync(_broker!.BootstrapServers, TestBackends.UsageTopic, stream.Messages.Take(BeforeLeaving));
