@@ -169,7 +169,7 @@ public static class AccountsHostingExtensions
             .WithSingleton<AccountScheduleSingleton>(
                 AccountScheduleActor.Id,
                 (_, registry, _) => AccountScheduleActor.GetProps(registry.Get<AccountRegion>(), services.Time, options.ScheduleTick),
-                new ClusterSingletonOptions(),
+                new ClusterSingletonOptions { TerminationMessage = AccountScheduleActor.Stop.Instance },
                 createProxyToo: true);
     }
 }
