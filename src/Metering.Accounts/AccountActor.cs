@@ -64,8 +64,7 @@ public sealed class AccountActor : ReceivePersistentActor, IWithTimers
             var span = AccountTelemetry.StartPersist(m);
             var decision = _account.Decide(new RecordUsage(m.Records, Now));
             var o = decision.Outcome;
-            PersistThenReply(decision.Events, new UsageAccepted(m.AccountId, o.Accepted, o.Duplicates, o.Redelivered), Sender);
-            if (span is not null) DeferAsync(span, s => s.Dispose());
+            PersistThenReply(decision.Events, new UsageAccepted(m.AccountId, o.Accepted, o.Duplicates, o.Redelivered), Sender, span);
         });
         On<SubscribeAccount>(m => Execute(_account.Decide(new Subscribe(m.Plan, m.Team, Now))));
         On<CancelAccountSubscription>(m => Execute(_account.Decide(new CancelSubscription(m.SubscriptionId, m.AtPeriodEnd, Now))));
@@ -107,6 +106,9 @@ public sealed class AccountActor : ReceivePersistentActor, IWithTimers
             SendNotifications();
         });
 
+        // After the commands that came before it, even those stashed while a write was in flight.
+        Command<StopAccount>(_ => Context.Stop(Self));
+
         On<GetAccountOverview>(_ => Sender.Tell(Overview()));
         On<GetAccountSubscriptions>(m => Sender.Tell(new AccountSubscriptions(m.AccountId, _account.Subscriptions.Select(s => s.ToSnapshot()).ToArray())));
         On<GetAccountPaymentMethods>(m => Sender.Tell(new AccountPaymentMethods(m.AccountId, _account.PaymentMethods.ToArray(), _account.DefaultPaymentMethodId)));
@@ -131,8 +133,7 @@ public sealed class AccountActor : ReceivePersistentActor, IWithTimers
         if (_account.NextDueAt is { } due && due <= Now && _account.Decide(new AdvanceClock(Now)) is { Events.Count: > 0 } catchUp)
         {
             Stash.Stash();
-            PersistAll(catchUp.Events, AfterPersist);
-            DeferAsync(catchUp, _ => Stash.UnstashAll());
+            PersistAllThen(catchUp.Events, Stash.UnstashAll);
             return;
         }
         handler(m);
@@ -161,16 +162,37 @@ public sealed class AccountActor : ReceivePersistentActor, IWithTimers
     private void Execute(Decision<Outcome> decision) =>
         PersistThenReply(decision.Events, new AccountCommandResult(_account.Id, decision.Outcome), Sender);
 
-    /// <summary>Persists the events (if any), applies each after its write, then answers.</summary>
-    private void PersistThenReply(IReadOnlyList<IAccountEvent> events, object reply, IActorRef replyTo)
+    /// <summary>Persists the events (if any), applies each after its write, then answers and ends the span.</summary>
+    private void PersistThenReply(IReadOnlyList<IAccountEvent> events, object reply, IActorRef replyTo, IDisposable? span = null)
     {
         if (events.Count == 0)
         {
             replyTo.Tell(reply);
+            span?.Dispose();
             return;
         }
-        PersistAll(events, AfterPersist);
-        DeferAsync(reply, r => replyTo.Tell(r));
+        PersistAllThen(events, () =>
+        {
+            replyTo.Tell(reply);
+            span?.Dispose();
+        });
+    }
+
+    /// <summary>
+    /// Persists the events, applies each after its write, and runs <paramref name="then"/> in the last
+    /// one's handler. Not DeferAsync: commands wait for persist handlers but not for deferred ones, so a
+    /// hand-off's <see cref="StopAccount"/> could stop the account before a deferred reply went out; and
+    /// a DeferAsync with nothing persisted sends the SQL journal an empty write, which it fails, and
+    /// enough failures open its circuit breaker for every account on the node.
+    /// </summary>
+    private void PersistAllThen(IReadOnlyList<IAccountEvent> events, Action then)
+    {
+        var left = events.Count;
+        PersistAll(events, e =>
+        {
+            AfterPersist(e);
+            if (--left == 0) then();
+        });
     }
 
     private void AfterPersist(IAccountEvent e)

@@ -9,6 +9,7 @@ using Akka.Persistence.Sql.Config;
 using Akka.Persistence.Sql.Hosting;
 using Akka.Remote.Hosting;
 using Metering.Accounts.Cluster;
+using Metering.Accounts.Messages;
 using Metering.Accounts.Persistence;
 using Metering.Accounts.Scheduling;
 using Metering.Accounts.Serialization;
@@ -54,7 +55,11 @@ public static class AccountsHostingExtensions
                 // the lowest address survives.
                 SplitBrainResolver = new KeepMajorityOption(),
             })
-            .AddHocon($"akka.cluster.split-brain-resolver.stable-after = {(long)settings.StableAfter.TotalMilliseconds}ms", HoconAddMode.Prepend);
+            .AddHocon($"akka.cluster.split-brain-resolver.stable-after = {(long)settings.StableAfter.TotalMilliseconds}ms", HoconAddMode.Prepend)
+            // The host runs coordinated shutdown (leave, shard hand-off) when it stops Akka, after the
+            // usage consumer finished and committed its batch. Akka's own SIGTERM hook would start
+            // leaving at the signal, under that batch, which then fails and is redelivered.
+            .AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend);
 
         if (discovery.Enabled)
             return builder.AddMeteringBootstrap(settings);
@@ -159,11 +164,12 @@ public static class AccountsHostingExtensions
                 {
                     PassivateIdleEntityAfter = options.PassivateAfter,
                     RememberEntities = false,
+                    HandOffStopMessage = StopAccount.Instance,
                 })
             .WithSingleton<AccountScheduleSingleton>(
                 AccountScheduleActor.Id,
                 (_, registry, _) => AccountScheduleActor.GetProps(registry.Get<AccountRegion>(), services.Time, options.ScheduleTick),
-                new ClusterSingletonOptions(),
+                new ClusterSingletonOptions { TerminationMessage = AccountScheduleActor.Stop.Instance },
                 createProxyToo: true);
     }
 }

@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Configuration;
 using Akka.TestKit.Xunit2;
 using Metering.Accounts.Messages;
+using Metering.Accounts.Scheduling;
 using Metering.Billing.Payments;
 using Metering.Domain.Accounts;
 using Metering.Domain.Notifications;
@@ -29,6 +30,7 @@ public sealed class AccountActorTests : TestKit
           "{{typeof(IAccountMessage).AssemblyQualifiedName}}" = metering-accounts
           "{{typeof(IAccountEvent).AssemblyQualifiedName}}" = metering-accounts
           "{{typeof(AccountSnapshot).AssemblyQualifiedName}}" = metering-accounts
+          "{{typeof(IAccountScheduleMessage).AssemblyQualifiedName}}" = metering-accounts
         }
         """);
 
@@ -112,6 +114,41 @@ public sealed class AccountActorTests : TestKit
         account.Tell(batch, TestActor);
         ExpectMsg(new UsageAccepted("a2", 0, 0, 1));
         Assert.Equal(3m, Overview(account, "a2").Usage["lead"]);
+    }
+
+    [Fact]
+    public void A_hand_off_stop_waits_for_the_commands_sent_before_it_and_their_answers()
+    {
+        var account = Start("h1");
+        Watch(account);
+        // Back to back, as a shard hands off a busy account: the second batch and the stop are
+        // stashed while the first is written.
+        account.Tell(new RecordAccountUsage("h1", [Usage("1", "lead", 1, 0, 0)]), TestActor);
+        account.Tell(new RecordAccountUsage("h1", [Usage("2", "lead", 1, 0, 1)]), TestActor);
+        account.Tell(StopAccount.Instance, TestActor);
+        ExpectMsg(new UsageAccepted("h1", 1, 0, 0));
+        ExpectMsg(new UsageAccepted("h1", 1, 0, 0));
+        ExpectTerminated(account);
+
+        Assert.Equal(2, Overview(Start("h1"), "h1").EventsProcessed);
+    }
+
+    [Fact]
+    public void The_schedule_singleton_hands_over_with_every_change_sent_before_its_stop()
+    {
+        var accounts = CreateTestProbe();
+        var schedule = Sys.ActorOf(AccountScheduleActor.GetProps(accounts.Ref, _time, TimeSpan.FromHours(1)));
+        Watch(schedule);
+        // The second change is stashed while the first is written, then the hand-over's stop comes.
+        schedule.Tell(new ScheduleAccount("s1", T0));
+        schedule.Tell(new ScheduleAccount("s2", T0));
+        schedule.Tell(AccountScheduleActor.Stop.Instance);
+        ExpectTerminated(schedule);
+
+        // The singleton on its next node wakes both accounts from the journal.
+        Sys.ActorOf(AccountScheduleActor.GetProps(accounts.Ref, _time, TimeSpan.FromHours(1)));
+        var woken = new[] { accounts.ExpectMsg<WakeAccount>().AccountId, accounts.ExpectMsg<WakeAccount>().AccountId };
+        Assert.Equal(["s1", "s2"], woken.Order());
     }
 
     [Fact]

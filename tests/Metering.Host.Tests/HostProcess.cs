@@ -191,6 +191,12 @@ public sealed class EngineProcess : HostProcess
             ["Metering__Demo__Enabled"] = "false",
             ["Logging__LogLevel__Default"] = "Warning",
         };
+        // The same lifted rate limits as in-process test hosts; settings may set their own.
+        foreach (var arg in MeteringHost.UnlimitedRates)
+        {
+            var (key, value) = (arg[2..arg.IndexOf('=')], arg[(arg.IndexOf('=') + 1)..]);
+            environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        }
         foreach (var (key, value) in settings) environment["Metering__" + key.Replace(":", "__", StringComparison.Ordinal)] = value;
 
         var node = new EngineProcess(name, FreePort(), environment);

@@ -1,3 +1,4 @@
+using Akka.Actor;
 using Metering.Domain.Accounts;
 using Metering.Domain.Payments;
 using Metering.Domain.Plans;
@@ -53,6 +54,20 @@ public sealed record FundsResult(string AccountId, Purchase? Purchase, Refusal? 
 
 /// <summary>From the due-date schedule: time for this account to renew or remind (any message would do; this one says why).</summary>
 public sealed record WakeAccount(string AccountId) : IAccountMessage;
+
+/// <summary>
+/// How the shard stops an account for a hand-off or passivation (its hand-off stop message), sent on
+/// the node. A PoisonPill would stop the account at once, dropping the commands it stashed while a
+/// write was in flight and the answers still to come: their senders would wait for their Ask timeout.
+/// </summary>
+public sealed class StopAccount : INoSerializationVerificationNeeded
+{
+    public static readonly StopAccount Instance = new();
+
+    private StopAccount()
+    {
+    }
+}
 
 // Queries
 

@@ -46,6 +46,7 @@ public sealed class AccountScheduleActor : ReceivePersistentActor, IWithTimers
             });
         });
         Command<Tick>(_ => WakeDue());
+        Command<Stop>(_ => Context.Stop(Self));
         Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
         Command<SaveSnapshotFailure>(_ => { });
         Command<DeleteSnapshotsSuccess>(_ => { });
@@ -74,6 +75,20 @@ public sealed class AccountScheduleActor : ReceivePersistentActor, IWithTimers
             if (due > now || (_woken.TryGetValue(account, out var at) && now - at < _tick)) continue;
             _woken[account] = now;
             _accounts.Tell(new WakeAccount(account));
+        }
+    }
+
+    /// <summary>
+    /// Termination message for the singleton hand-over: unlike a PoisonPill it waits behind the
+    /// schedule changes stashed during a journal write, so none is lost when the singleton moves.
+    /// Local only, never serialized.
+    /// </summary>
+    public sealed class Stop : INoSerializationVerificationNeeded
+    {
+        public static readonly Stop Instance = new();
+
+        private Stop()
+        {
         }
     }
 
