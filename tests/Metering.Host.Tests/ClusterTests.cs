@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net;
 using System.Text.Json;
 using Npgsql;
 using Xunit.Abstractions;
@@ -19,6 +20,9 @@ public sealed class ClusterTests(ITestOutputHelper output) : IAsyncLifetime
     private const int Events = 8_000;
     private const int BeforeLeaving = 3_000;
     private const int MaxPoolSize = 20;
+    private const string PlanId = "cluster-metered";
+    /// <summary>Every unit is charged (no quota, no fee), in whole cents: each account's wallet must end at exactly minus its usage's price.</summary>
+    private static readonly Dictionary<string, decimal> UnitPrices = new() { ["lead"] = 0.25m, ["call"] = 0.10m, ["email"] = 0.05m };
 
     private readonly List<TempDir> _dirs = [];
     private readonly List<EngineProcess> _nodes = [];
@@ -95,6 +99,8 @@ public sealed class ClusterTests(ITestOutputHelper output) : IAsyncLifetime
         // All at once: the others join through the seed node, so it is still the oldest (coordinator and singletons).
         var nodes = await Task.WhenAll(StartNodeAsync(0, crash), StartNodeAsync(1, crash), StartNodeAsync(2, crash));
         Log("three nodes ready");
+        await SubscribeAsync(nodes[0].Http, stream.Expected.Keys);
+        Log($"{stream.Expected.Count} accounts on the metered plan");
 
         await stream.ProduceAsync(_broker!.BootstrapServers, TestBackends.UsageTopic, stream.Messages.Take(BeforeLeaving));
         var before = await AssertSpreadAsync(nodes[0].Http);
@@ -158,9 +164,35 @@ public sealed class ClusterTests(ITestOutputHelper output) : IAsyncLifetime
         foreach (var survivor in survivors) await stream.AssertExactAsync(survivor.Http);
         Log($"{stream.Expected.Count} accounts exact on {survivors.Length} survivors");
 
+        // Balances: nothing was credited, so balance minus pending is minus the price of what was sent.
+        foreach (var (account, usage) in stream.Expected)
+        {
+            var overview = await survivors[0].Http.GetJsonAsync($"/api/v1/accounts/{account}/overview");
+            var owed = usage.Sum(u => u.Value * UnitPrices[u.Key]);
+            Assert.Equal(-owed, overview.GetProperty("balance").GetDecimal() - overview.GetProperty("pendingBalance").GetDecimal());
+        }
+        Log($"{stream.Expected.Count} balances exact");
+
         var view = await survivors[0].Http.GetJsonAsync("/api/v1/cluster");
         var entities = view.GetProperty("sharding").GetProperty("entities").GetInt32();
         Assert.True(entities >= stream.Expected.Count, $"{entities} live accounts, fewer than the stream's: {view}");
+    }
+
+    /// <summary>A plan that prices every unit, and every account of the stream on it, through the cluster.</summary>
+    private static async Task SubscribeAsync(HttpClient http, IEnumerable<string> accounts)
+    {
+        await http.SendJsonAsync(HttpMethod.Put, $"/api/v1/plans/{PlanId}", new
+        {
+            id = PlanId,
+            name = "Cluster test metered",
+            currency = "USD",
+            fee = 0m,
+            interval = "month",
+            quotas = new { },
+            overage = UnitPrices.ToDictionary(p => p.Key, p => new { model = "per_unit", unitPrice = p.Value }),
+        }, HttpStatusCode.Created);
+        await Parallel.ForEachAsync(accounts, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (account, _) =>
+            await http.SendJsonAsync(HttpMethod.Post, $"/api/v1/accounts/{account}/subscriptions", new { planId = PlanId }, HttpStatusCode.Created));
     }
 
     /// <summary>While the first part streams, checks every member is Up and hosts account shards.</summary>
