@@ -22,7 +22,7 @@ public sealed class ClusterTests(ITestOutputHelper output) : IAsyncLifetime
     private const int MaxPoolSize = 20;
     private const string PlanId = "cluster-metered";
     /// <summary>Every unit is charged (no quota, no fee), in whole cents: each account's wallet must end at exactly minus its usage's price.</summary>
-    private static readonly Dictionary<string, decimal> UnitPrices = new() { ["lead"] = 0.25m, ["call"] = 0.10m, ["email"] = 0.05m };
+    private static readonly Dictionary<string, (int Included, decimal UnitPrice)> Pricing = new() { ["lead"] = (0, 0.25m), ["call"] = (0, 0.10m), ["email"] = (0, 0.05m) };
 
     private readonly List<TempDir> _dirs = [];
     private readonly List<EngineProcess> _nodes = [];
@@ -168,7 +168,7 @@ public sealed class ClusterTests(ITestOutputHelper output) : IAsyncLifetime
         foreach (var (account, usage) in stream.Expected)
         {
             var overview = await survivors[0].Http.GetJsonAsync($"/api/v1/accounts/{account}/overview");
-            var owed = usage.Sum(u => u.Value * UnitPrices[u.Key]);
+            var owed = usage.Sum(u => u.Value * Pricing[u.Key].UnitPrice);
             Assert.Equal(-owed, overview.GetProperty("balance").GetDecimal() - overview.GetProperty("pendingBalance").GetDecimal());
         }
         Log($"{stream.Expected.Count} balances exact");
@@ -181,16 +181,7 @@ public sealed class ClusterTests(ITestOutputHelper output) : IAsyncLifetime
     /// <summary>A plan that prices every unit, and every account of the stream on it, through the cluster.</summary>
     private static async Task SubscribeAsync(HttpClient http, IEnumerable<string> accounts)
     {
-        await http.SendJsonAsync(HttpMethod.Put, $"/api/v1/plans/{PlanId}", new
-        {
-            id = PlanId,
-            name = "Cluster test metered",
-            currency = "USD",
-            fee = 0m,
-            interval = "month",
-            quotas = new { },
-            overage = UnitPrices.ToDictionary(p => p.Key, p => new { model = "per_unit", unitPrice = p.Value }),
-        }, HttpStatusCode.Created);
+        await http.PutPerUnitPlanAsync(PlanId, "Cluster test metered", Pricing);
         await Parallel.ForEachAsync(accounts, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (account, _) =>
             await http.SendJsonAsync(HttpMethod.Post, $"/api/v1/accounts/{account}/subscriptions", new { planId = PlanId }, HttpStatusCode.Created));
     }

@@ -144,16 +144,7 @@ public sealed class CrashSafetyTests(ITestOutputHelper output) : IDisposable
 
     private async Task SetUpAccountsAsync(HttpClient http, IEnumerable<string> accounts)
     {
-        await http.SendJsonAsync(HttpMethod.Put, $"/api/v1/plans/{PlanId}", new
-        {
-            id = PlanId,
-            name = "Crash test metered",
-            currency = "USD",
-            fee = 0m,
-            interval = "month",
-            quotas = Pricing.ToDictionary(p => p.Key, p => p.Value.Included),
-            overage = Pricing.ToDictionary(p => p.Key, p => new { model = "per_unit", unitPrice = p.Value.UnitPrice }),
-        }, HttpStatusCode.Created);
+        await http.PutPerUnitPlanAsync(PlanId, "Crash test metered", Pricing);
         await Task.WhenAll(accounts.Select(async account =>
         {
             var path = $"/api/v1/accounts/{account}";

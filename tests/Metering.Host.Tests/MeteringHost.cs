@@ -118,6 +118,19 @@ public static class EngineHttp
         return await response.Content.ReadFromJsonAsync<JsonElement>();
     }
 
+    /// <summary>PUTs a monthly plan without a fee whose meters have a quota and a per-unit price beyond it.</summary>
+    public static Task PutPerUnitPlanAsync(this HttpClient engine, string planId, string name, IReadOnlyDictionary<string, (int Included, decimal UnitPrice)> pricing) =>
+        engine.SendJsonAsync(HttpMethod.Put, $"/api/v1/plans/{planId}", new
+        {
+            id = planId,
+            name,
+            currency = "USD",
+            fee = 0m,
+            interval = "month",
+            quotas = pricing.ToDictionary(p => p.Key, p => p.Value.Included),
+            overage = pricing.ToDictionary(p => p.Key, p => new { model = "per_unit", unitPrice = p.Value.UnitPrice }),
+        }, HttpStatusCode.Created);
+
     /// <summary>Sends <paramref name="body"/> as JSON and asserts the status; answers the JSON body, if any.</summary>
     public static async Task<JsonElement> SendJsonAsync(this HttpClient engine, HttpMethod method, string path, object? body = null, HttpStatusCode expected = HttpStatusCode.OK)
     {
