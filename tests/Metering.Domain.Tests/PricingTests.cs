@@ -273,6 +273,7 @@ public class PricingTests
         Assert.Empty(new PerUnitPrice(0.123456m).Validate());
         Assert.Empty(new PerUnitPrice(0.1234560000m).Validate()); // trailing zeros are not decimals
         Assert.Empty(new PackagePrice(0.5m, 0).Validate());
+        Assert.Empty(new PackagePrice(0.000001m, 1m).Validate()); // exactly the largest price of one unit
         Assert.Empty(Graduated.Validate());
         Assert.Empty(Volume.Validate());
         Assert.Empty(new VolumePrice([new PriceTier(null, 1)]).Validate());
@@ -283,6 +284,8 @@ public class PricingTests
         { new PerUnitPrice(-0.01m), "unitPrice must be >= 0" },
         { new PerUnitPrice(0.1234567m), "at most 6 decimal places" },
         { new PackagePrice(0, 5), "packageSize must be > 0" },
+        // Found by the pricing fuzz test: 10^15 units would cost ~10^27, past the digits decimal keeps for cents.
+        { new PackagePrice(0.000001m, 981786.819717m), "the price of one unit) must be <= 1000000" },
         { new PackagePrice(-1, 5), "packageSize must be > 0" },
         { new PackagePrice(10, -5), "packagePrice must be >= 0" },
         { new PackagePrice(10, 0.0000001m), "at most 6 decimal places" },

@@ -154,6 +154,10 @@ public sealed record PackagePrice(
         // A smaller package would make ceil(q / size) overflow within MaxQuantity.
         if (Rating.DecimalPlaces(Size) > MaxPriceDecimals) errors.Add($"packageSize may have at most {MaxPriceDecimals} decimal places (got {Size}).");
         CheckPrice(errors, "packagePrice", Price);
+        // One unit may cost no more than MaxPrice here either: tiny packages at a large price reach
+        // 10^27 within MaxQuantity, where decimal no longer holds cents and batches stop adding up.
+        if (Size > 0 && Rating.DecimalPlaces(Size) <= MaxPriceDecimals && Price is >= 0 and <= MaxPrice && Price / Size > MaxPrice)
+            errors.Add($"packagePrice / packageSize (the price of one unit) must be <= {MaxPrice} (got {Price} per {Size} units).");
         return errors;
     }
 }
