@@ -147,7 +147,6 @@ public static class AccountsHostingExtensions
                 tagStorageMode: TagMode.TagTable);
     }
 
-    /// <summary>The account shard region and the explicit serializer for everything accounts persist or send.</summary>
     /// <summary>
     /// The account shard region, the durable due-date schedule that wakes accounts for renewals and
     /// reminders, and the explicit serializer for everything accounts persist or send.
