@@ -84,7 +84,7 @@ public static class MeteringApp
 
         builder.Services.AddAkka(AccountsHostingExtensions.SystemName, (akka, sp) =>
         {
-            akka.ConfigureLoggers(loggers => loggers.AddLoggerFactory());
+            akka.ConfigureLoggers(loggers => loggers.ClearLoggers().AddLogger<AkkaLogger>());
             akka.AddMeteringCluster(cluster)
                 .AddMeteringPersistence(database)
                 .AddMeteringAccounts(accounts, new AccountServices(
