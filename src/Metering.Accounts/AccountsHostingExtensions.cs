@@ -1,3 +1,4 @@
+using Akka.Actor;
 using Akka.Cluster.Hosting;
 using Akka.Cluster.Hosting.SBR;
 using Akka.Discovery.Config.Hosting;
@@ -5,6 +6,7 @@ using Akka.Discovery.KubernetesApi;
 using Akka.Hosting;
 using Akka.Management;
 using Akka.Management.Cluster.Bootstrap;
+using Akka.Persistence;
 using Akka.Persistence.Sql.Config;
 using Akka.Persistence.Sql.Hosting;
 using Akka.Remote.Hosting;
@@ -144,7 +146,31 @@ public static class AccountsHostingExtensions
                 connectionString: database.ConnectionString,
                 providerName: database.LinqProviderName,
                 autoInitialize: true,
-                tagStorageMode: TagMode.TagTable);
+                tagStorageMode: TagMode.TagTable)
+            .StartActors(async (system, _) => await JournalReadyAsync(system));
+    }
+
+    /// <summary>How long a starting node waits for the journal to create or check its tables.</summary>
+    public static readonly TimeSpan JournalStartTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Waits until the journal has created (or checked) its tables: it holds every request until then
+    /// and answers a replay of nothing after. Akka.Persistence.Sql's read journal waits for the same
+    /// only 5 s and crashes the node after; with several nodes creating tables on PostgreSQL at once,
+    /// or on a loaded machine, that took longer. Starters run in order, so nothing registered later
+    /// (the projections' read journal) opens one before this returns.
+    /// </summary>
+    private static async Task JournalReadyAsync(ActorSystem system)
+    {
+        var journal = Akka.Persistence.Persistence.Instance.Apply(system).JournalFor(null);
+        try
+        {
+            await journal.Ask<RecoverySuccess>(replyTo => new ReplayMessages(0, 0, 0, "metering-journal-start", replyTo), JournalStartTimeout, CancellationToken.None);
+        }
+        catch (AskTimeoutException e)
+        {
+            throw new TimeoutException($"The journal did not create or check its tables within {JournalStartTimeout.TotalSeconds} s: is the database reachable?", e);
+        }
     }
 
     /// <summary>
