@@ -61,7 +61,12 @@ public static class AccountsHostingExtensions
             // The host runs coordinated shutdown (leave, shard hand-off) when it stops Akka, after the
             // usage consumer finished and committed its batch. Akka's own SIGTERM hook would start
             // leaving at the signal, under that batch, which then fails and is redelivered.
-            .AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend);
+            .AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend)
+            // Akka 1.5.73's proxies log "failed to find an associated singleton ... after 30 seconds" the
+            // moment they start, before their first lookup could answer (akkadotnet/akka.net#8568): a
+            // false warning at every start and hand-over. A singleton that is really missing still shows:
+            // requests through its proxy time out with an error.
+            .AddHocon("akka.cluster.singleton-proxy.log-singleton-identification-failure = off", HoconAddMode.Prepend);
 
         if (discovery.Enabled)
             return builder.AddMeteringBootstrap(settings);
