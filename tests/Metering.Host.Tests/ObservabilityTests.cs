@@ -172,7 +172,7 @@ public sealed partial class ObservabilityTests : IDisposable
         var alerts = new DeserializerBuilder().WithNamingConvention(CamelCaseNamingConvention.Instance).Build()
             .Deserialize<AlertFile>(File.ReadAllText(Path.Combine(root, "deploy/prometheus/alerts.yml")));
         var rules = Assert.Single(alerts.Groups).Rules;
-        Assert.Equal(["MeteringConsumerLagGrowing", "MeteringConsumerStuck", "MeteringDeadLetterSpike", "MeteringNodeUnreachable",
+        Assert.Equal(["MeteringConsumerLagGrowing", "MeteringConsumerStuck", "MeteringUsageLost", "MeteringDeadLetterSpike", "MeteringNodeUnreachable",
             "MeteringNotificationFailures", "MeteringRechargeFailures", "MeteringSlowRecovery"], rules.Select(r => r.Alert));
         Assert.All(rules, r => Assert.False(string.IsNullOrWhiteSpace(r.Expr) || string.IsNullOrWhiteSpace(r.For) || !r.Annotations.ContainsKey("summary")));
         expressions.AddRange(rules.Select(r => r.Expr));

@@ -21,6 +21,7 @@ public sealed class IngestionMetrics : IDisposable
     private readonly Counter<long> _duplicates;
     private readonly Counter<long> _redelivered;
     private readonly Counter<long> _deadLettered;
+    private readonly Counter<long> _lost;
     private readonly Histogram<long> _batchSize;
     private readonly Histogram<double> _persistDuration;
     private readonly Histogram<double> _eventLatency;
@@ -35,6 +36,10 @@ public sealed class IngestionMetrics : IDisposable
         _duplicates = _meter.CreateCounter<long>("metering.events.duplicates", description: "Dropped: same CloudEvents (source, id) already counted");
         _redelivered = _meter.CreateCounter<long>("metering.events.redelivered", description: "Dropped: Kafka offset already persisted");
         _deadLettered = _meter.CreateCounter<long>("metering.events.dead_lettered", description: "Invalid events sent to the dead-letter topic");
+        _lost = _meter.CreateCounter<long>("metering.events.lost", unit: "{record}",
+            description: "Usage records the broker deleted (retention) before this node read them");
+        // Exported at zero from the start, so a node's first loss shows as a change, not a new series.
+        _lost.Add(0);
         _batchSize = _meter.CreateHistogram<long>("metering.batch.size", unit: "{record}", description: "Records per consumed batch");
         _persistDuration = _meter.CreateHistogram("metering.batch.persist.duration", unit: "s",
             description: "From a batch collected to every account of it persisted and every dead letter acknowledged", advice: LatencyBuckets);
@@ -56,6 +61,8 @@ public sealed class IngestionMetrics : IDisposable
         _duplicates.Add(duplicates);
         _redelivered.Add(redelivered);
     }
+
+    public void Lost(int partition, long records) => _lost.Add(records, new KeyValuePair<string, object?>("partition", partition));
 
     public void DeadLettered(string reason) => _deadLettered.Add(1, new KeyValuePair<string, object?>("reason", reason));
 

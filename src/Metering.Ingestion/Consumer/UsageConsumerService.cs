@@ -19,6 +19,10 @@ public sealed class UsageConsumerService(
     ILogger<UsageConsumerService> log) : BackgroundService
 {
     private static readonly TimeSpan PollTimeout = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan BrokerQueryTimeout = TimeSpan.FromSeconds(10);
+
+    // Touched on the consumer thread only (Consume, and the rebalance handlers it runs).
+    private readonly RetentionGaps _gaps = new();
 
     // Confluent's consumer is blocking: it gets a thread of its own rather than a pool thread.
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
@@ -43,12 +47,14 @@ public sealed class UsageConsumerService(
             .SetPartitionsAssignedHandler((c, parts) =>
             {
                 log.LogInformation("Usage partitions assigned: {Partitions}", string.Join(',', parts.Select(p => p.Partition.Value)));
+                ExpectCommitted(c, parts);
                 status.Assigned(c.Assignment.Count + parts.Count);
             })
             .SetPartitionsRevokedHandler((_, parts) =>
             {
                 log.LogInformation("Usage partitions revoked: {Partitions}", string.Join(',', parts.Select(p => p.Partition.Value)));
                 metrics.Revoked(parts);
+                foreach (var p in parts) _gaps.Forget(p.TopicPartition);
             })
             .SetErrorHandler((_, e) => log.LogWarning("Kafka consumer: {Reason}", e.Reason))
             .Build();
@@ -116,16 +122,42 @@ public sealed class UsageConsumerService(
         var batch = new List<ConsumeResult<string?, byte[]>>();
         var first = consumer.Consume(PollTimeout);
         if (first is null) return batch;
-        batch.Add(first);
+        Add(consumer, batch, first);
         var deadline = DateTime.UtcNow + options.MaxBatchWait;
         while (batch.Count < options.MaxBatchSize && !ct.IsCancellationRequested)
         {
             var left = deadline - DateTime.UtcNow;
             var next = consumer.Consume(left > TimeSpan.Zero ? left : TimeSpan.Zero);
             if (next is null) break;
-            batch.Add(next);
+            Add(consumer, batch, next);
         }
         return batch;
+    }
+
+    private void Add(IConsumer<string?, byte[]> consumer, List<ConsumeResult<string?, byte[]>> batch, ConsumeResult<string?, byte[]> record)
+    {
+        batch.Add(record);
+        var lost = _gaps.Lost(record.TopicPartition, record.Offset.Value,
+            () => consumer.QueryWatermarkOffsets(record.TopicPartition, BrokerQueryTimeout).Low.Value);
+        if (lost == 0) return;
+        metrics.Lost(record.Partition.Value, lost);
+        log.LogError("{Lost} usage records on {Topic} [{Partition}] before offset {Offset} were deleted by the broker before this node read them (the topic's retention is shorter than the engine was behind): that usage is lost",
+            lost, record.Topic, record.Partition.Value, record.Offset.Value);
+    }
+
+    /// <summary>Where the group left off on newly assigned partitions: what <see cref="RetentionGaps"/> expects first.</summary>
+    private void ExpectCommitted(IConsumer<string?, byte[]> consumer, List<TopicPartition> partitions)
+    {
+        try
+        {
+            foreach (var committed in consumer.Committed(partitions, BrokerQueryTimeout))
+                if (committed.Offset.Value >= 0) _gaps.Expect(committed.TopicPartition, committed.Offset.Value);
+        }
+        catch (KafkaException e)
+        {
+            // Without it only gaps while this node reads are noticed, not one since the last commit.
+            log.LogWarning("Could not read the committed offsets of the assigned partitions ({Reason})", e.Error.Reason);
+        }
     }
 
     private void Commit(IConsumer<string?, byte[]> consumer, List<ConsumeResult<string?, byte[]>> batch)
@@ -149,10 +181,14 @@ public sealed class UsageConsumerService(
         }
     }
 
-    private static void Rewind(IConsumer<string?, byte[]> consumer, List<ConsumeResult<string?, byte[]>> batch)
+    private void Rewind(IConsumer<string?, byte[]> consumer, List<ConsumeResult<string?, byte[]>> batch)
     {
         var assigned = consumer.Assignment.ToHashSet();
         foreach (var g in batch.GroupBy(r => r.TopicPartition).Where(g => assigned.Contains(g.Key)))
-            consumer.Seek(new TopicPartitionOffset(g.Key, new Offset(g.Min(r => r.Offset.Value))));
+        {
+            var from = g.Min(r => r.Offset.Value);
+            consumer.Seek(new TopicPartitionOffset(g.Key, new Offset(from)));
+            _gaps.Expect(g.Key, from);
+        }
     }
 }
