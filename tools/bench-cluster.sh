@@ -2,8 +2,8 @@
 # Three engine nodes (dotnet Metering.Host.dll, as in tests/Metering.Host.Tests/ClusterTests.cs) and a
 # broker process on loopback over one PostgreSQL database. Once the nodes share the partitions, the
 # load generator produces the stream flat out; the script measures events/s to durable state (first
-# event counted to last, from the nodes' own metering_events_accepted_total) and the CPU time of the
-# three node processes per event. Prints one JSON line on stdout; progress goes to stderr.
+# event counted to last, from the nodes' own metering_events_accepted_total), the CPU time of the
+# three node processes per event and the bytes sent between the nodes over Akka remoting per event. Prints one JSON line on stdout; progress goes to stderr.
 #
 #   dotnet build -c Release
 #   tools/bench-cluster.sh --colocate false|true [--accounts 1000] [--events 200000] [--partitions 24] [--seed 7]
@@ -31,7 +31,7 @@ loadgen_dll=$root/tools/Metering.LoadGen/bin/Release/net10.0/Metering.LoadGen.dl
 server=${METERING_BENCH_POSTGRES:-postgresql://metering:metering@127.0.0.1:5432/postgres}
 database=metering_bench_cluster
 admin_key=mk_bench_cluster_admin_key_0123456789abcdef
-work=$(mktemp -d)
+work=$(mktemp -d "${TMPDIR:-/tmp}/bench-cluster.XXXXXX")
 pids=()
 
 cleanup() {
@@ -44,6 +44,14 @@ trap cleanup EXIT
 log() { echo "$(date -u +%T) $*" >&2; }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# Bytes both ways over the Akka remoting connections so far: the server side of every connection to
+# a node's remoting port (bytes it sent plus bytes it received).
+remoting_bytes() {
+  local filter
+  filter=$(printf 'sport = :%s or ' "${remoting[@]}")
+  ss -tinH "( ${filter% or } )" | (grep -o 'bytes_sent:[0-9]*\|bytes_received:[0-9]*' || true) | awk -F: '{ s += $2 } END { printf "%d", s }'
+}
 
 # utime + stime of a process, in clock ticks.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
@@ -96,7 +104,8 @@ log "three nodes up, partitions shared (colocate=$colocate)"
 counter() {
   local total=0
   for port in "${http[@]}"; do
-    v=$(curl -sf "http://127.0.0.1:$port/metrics" | awk -v name="$1" '$1 ~ "^"name"(\\{|$)" { s += $2 } END { printf "%d", s }')
+    # A scrape that fails under load counts 0 this time; the loop asks again.
+    v=$( (curl -sf "http://127.0.0.1:$port/metrics" || true) | awk -v name="$1" '$1 ~ "^"name"(\\{|$)" { s += $2 } END { printf "%d", s }')
     total=$((total + v))
   done
   echo "$total"
@@ -105,6 +114,7 @@ counter() {
 cpu_before=0
 for pid in "${node_pids[@]}"; do cpu_before=$((cpu_before + $(cpu_ticks "$pid"))); done
 load_before=$(cut -d' ' -f1 /proc/loadavg)
+remote_before=$(remoting_bytes)
 dotnet "$loadgen_dll" produce --bootstrap "$bootstrap" --accounts "$accounts" --events "$events" --seed "$seed" >"$work/produce.log" 2>&1 &
 pids+=($!)
 
@@ -122,6 +132,7 @@ last=$now
 cpu_after=0
 for pid in "${node_pids[@]}"; do cpu_after=$((cpu_after + $(cpu_ticks "$pid"))); done
 load_after=$(cut -d' ' -f1 /proc/loadavg)
+remote_after=$(remoting_bytes)
 tick=$(getconf CLK_TCK)
 
 # Where each partition's consumer is and where its accounts' shards are (meaningful with co-location:
@@ -131,14 +142,16 @@ misplaced=$([[ $colocate == true ]] && jq '[.[] | {self, partitions}] as $c
   | (.[0].members | map(.address as $a | (.shardIds // [])[] | {key: ., value: $a}) | from_entries) as $at
   | [$c[] | .self as $n | .partitions[] | tostring | select($at[.] != $n)] | length' <<<"$views" || echo null)
 shards=$(jq -c '[.[0].members[] | .shards]' <<<"$views")
-errors=$(grep -c '^fail:' "$work"/node*.log | awk -F: '{ s += $2 } END { print s + 0 }')
+# Lines logged at Error, other than readiness probes failing while a node starts.
+errors=$(cat "$work"/node*.log | grep '^fail:' | grep -vc 'HealthChecks' || true)
+[[ $errors -eq 0 ]] || grep -h -A2 '^fail:' "$work"/node*.log | tail -40 >&2 || true
 
 jq -nc --argjson colocate "$colocate" --argjson accounts "$accounts" --argjson events "$events" --argjson partitions "$partitions" \
   --argjson first "$first" --argjson last "$last" --argjson cpu "$(( cpu_after - cpu_before ))" --argjson tick "$tick" \
   --argjson duplicates "$(counter metering_events_duplicates_total)" --argjson redelivered "$(counter metering_events_redelivered_total)" \
-  --argjson misplaced "$misplaced" --argjson shards "$shards" --argjson errors "$errors" \
+  --argjson remote "$(( remote_after - remote_before ))" --argjson misplaced "$misplaced" --argjson shards "$shards" --argjson errors "$errors" \
   --arg load "$load_before→$load_after" --argjson nproc "$(nproc)" \
   '{colocate: $colocate, accounts: $accounts, events: $events, partitions: $partitions, processorCount: $nproc,
     eventsPerSecond: ($events / ($last - $first) | floor), cpuMicrosPerEvent: (($cpu / $tick) * 1e6 / $events * 100 | round / 100),
-    seconds: (($last - $first) * 10 | round / 10), duplicates: $duplicates, redelivered: $redelivered,
+    seconds: (($last - $first) * 10 | round / 10), remotingBytesPerEvent: ($remote / $events * 10 | round / 10), duplicates: $duplicates, redelivered: $redelivered,
     shardsPerNode: $shards, partitionsNotBesideTheirShard: $misplaced, errorLines: $errors, loadAverage: $load}'
