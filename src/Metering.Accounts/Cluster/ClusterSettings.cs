@@ -42,8 +42,9 @@ public sealed class ClusterSettings
     /// Co-locate account shards with Kafka partitions: an account's shard is the usage-topic partition
     /// its key goes to, and each shard lives on the node whose consumer holds that partition (external
     /// shard allocation, updated on every rebalance of the consumer group), so a consumed batch is
-    /// persisted without a remoting hop. Off by default: measured, it does not pay (docs/benchmarks.md).
-    /// The shard count becomes the partition count; switch it only with a full restart of the cluster.
+    /// persisted without a remoting hop. Off by default: measured, it saves little, and it moves shards
+    /// on every consumer rebalance (docs/benchmarks.md). The shard count becomes the partition count;
+    /// switch it only with a full restart of the cluster.
     /// </summary>
     public bool ColocatePartitions { get; set; }
 
