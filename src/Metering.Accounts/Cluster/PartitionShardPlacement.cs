@@ -16,12 +16,10 @@ namespace Metering.Accounts.Cluster;
 /// </summary>
 public sealed class PartitionShardPlacement(ActorSystem system, ClusterSettings settings, ILogger<PartitionShardPlacement> log)
 {
-    public bool Enabled => settings.ColocatePartitions;
-
     /// <summary>Claims the shards of <paramref name="partitions"/> for this node; returns at once (the location spreads by gossip).</summary>
     public void Claim(IEnumerable<int> partitions)
     {
-        if (!Enabled) return;
+        if (!settings.ColocatePartitions) return;
         var self = Akka.Cluster.Cluster.Get(system).SelfAddress;
         var locations = partitions.ToImmutableDictionary(AccountMessageExtractor.ShardOf, _ => self);
         if (locations.Count == 0) return;
