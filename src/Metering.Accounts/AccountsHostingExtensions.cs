@@ -1,5 +1,10 @@
 using Akka.Actor;
 using Akka.Cluster.Hosting;
+using Akka.Cluster.Sharding;
+using Akka.Cluster.Sharding.External;
+using Akka.Configuration;
+using Akka.DependencyInjection;
+using Akka.DistributedData;
 using Akka.Cluster.Hosting.SBR;
 using Akka.Discovery.Config.Hosting;
 using Akka.Discovery.KubernetesApi;
@@ -178,28 +183,59 @@ public static class AccountsHostingExtensions
         }
     }
 
+    /// <summary>The sharded entity type of accounts (the shard region's name).</summary>
+    public const string AccountTypeName = "account";
+
     /// <summary>
     /// The account shard region, the durable due-date schedule that wakes accounts for renewals and
-    /// reminders, and the explicit serializer for everything accounts persist or send.
+    /// reminders, and the explicit serializer for everything accounts persist or send. With
+    /// <paramref name="colocatedPartitions"/> (the usage topic's partition count) each account's shard
+    /// is its Kafka partition and shards are placed where <see cref="PartitionShardPlacement"/> says.
     /// </summary>
-    public static AkkaConfigurationBuilder AddMeteringAccounts(this AkkaConfigurationBuilder builder, AccountsOptions options, AccountServices services)
+    public static AkkaConfigurationBuilder AddMeteringAccounts(this AkkaConfigurationBuilder builder, AccountsOptions options, AccountServices services, int? colocatedPartitions = null)
     {
+        Func<ActorSystem, IActorRegistry, IDependencyResolver, Func<string, Props>> props =
+            (_, registry, _) => accountId => AccountActor.GetProps(accountId, options, services, registry.Get<AccountScheduleSingleton>());
+        var shardOptions = new ShardOptions
+        {
+            PassivateIdleEntityAfter = options.PassivateAfter,
+            RememberEntities = false,
+            HandOffStopMessage = StopAccount.Instance,
+        };
+        builder.WithCustomSerializer("metering-accounts", AccountSerializer.BoundTypes, system => new AccountSerializer(system));
+        if (colocatedPartitions is { } partitions)
+            builder.WithColocatedShardRegion(props, new AccountMessageExtractor(partitions), shardOptions);
+        else
+            builder.WithShardRegion<AccountRegion>(AccountTypeName, props, new AccountMessageExtractor(), shardOptions);
         return builder
-            .WithCustomSerializer("metering-accounts", AccountSerializer.BoundTypes, system => new AccountSerializer(system))
-            .WithShardRegion<AccountRegion>(
-                "account",
-                (system, registry, _) => accountId => AccountActor.GetProps(accountId, options, services, registry.Get<AccountScheduleSingleton>()),
-                new AccountMessageExtractor(),
-                new ShardOptions
-                {
-                    PassivateIdleEntityAfter = options.PassivateAfter,
-                    RememberEntities = false,
-                    HandOffStopMessage = StopAccount.Instance,
-                })
             .WithSingleton<AccountScheduleSingleton>(
                 AccountScheduleActor.Id,
                 (_, registry, _) => AccountScheduleActor.GetProps(registry.Get<AccountRegion>(), services.Time, options.ScheduleTick),
                 new ClusterSingletonOptions { TerminationMessage = AccountScheduleActor.Stop.Instance },
                 createProxyToo: true);
+    }
+
+    /// <summary>
+    /// <c>WithShardRegion</c> with Akka's external shard allocation strategy, which Akka.Hosting's
+    /// builder does not take: the same settings from <paramref name="shardOptions"/>, started the same way.
+    /// </summary>
+    private static void WithColocatedShardRegion(
+        this AkkaConfigurationBuilder builder,
+        Func<ActorSystem, IActorRegistry, IDependencyResolver, Func<string, Props>> props,
+        IMessageExtractor extractor,
+        ShardOptions shardOptions)
+    {
+        builder
+            .AddHocon(ClusterSharding.DefaultConfig().WithFallback(DistributedData.DefaultConfig()), HoconAddMode.Append)
+            .StartActors(async (system, registry, resolver) =>
+            {
+                var sharding = ConfigurationFactory.ParseString(shardOptions.ToString())
+                    .WithFallback(system.Settings.Config.GetConfig("akka.cluster.sharding"));
+                var settings = ClusterShardingSettings.Create(sharding, system.Settings.Config.GetConfig(sharding.GetString("coordinator-singleton")));
+                var region = await ClusterSharding.Get(system).StartAsync(
+                    AccountTypeName, props(system, registry, resolver), settings, extractor,
+                    new ExternalShardAllocationStrategy(system, AccountTypeName), shardOptions.HandOffStopMessage!);
+                registry.Register<AccountRegion>(region);
+            });
     }
 }

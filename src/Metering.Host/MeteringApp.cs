@@ -47,6 +47,8 @@ public static class MeteringApp
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(database);
         builder.Services.AddSingleton(accounts);
+        builder.Services.AddSingleton(cluster);
+        builder.Services.AddSingleton<PartitionShardPlacement>();
         builder.Services.AddSingleton(AdminKey.Load(options.Auth.AdminKey, dataDir));
         builder.Services.AddSingleton<ApiKeyStore>();
         builder.Services.AddSingleton(SecretBox.Load(options.Secrets.Key, dataDir));
@@ -91,7 +93,8 @@ public static class MeteringApp
                     sp.GetRequiredService<TimeProvider>(),
                     new TracedPaymentGateway(sp.GetRequiredService<IPaymentGateway>()),
                     sp.GetRequiredService<INotificationSink>(),
-                    sp.GetRequiredService<AccountTelemetry>()))
+                    sp.GetRequiredService<AccountTelemetry>()),
+                    cluster.ColocatePartitions ? sp.GetRequiredService<KafkaEndpoint>().UsagePartitions : null)
                 .AddMeteringPlanCatalog(plans, sp.GetRequiredService<TimeProvider>())
                 .AddMeteringProjections(readStore, projections, accounts, sp.GetRequiredService<ProjectionTelemetry>());
         });

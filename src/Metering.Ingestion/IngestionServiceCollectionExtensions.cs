@@ -51,12 +51,12 @@ public static class IngestionServiceCollectionExtensions
     {
         if (!string.IsNullOrWhiteSpace(kafka.BootstrapServers))
         {
-            KafkaTopics.EnsureAsync(kafka.BootstrapServers, kafka).GetAwaiter().GetResult();
-            return new KafkaEndpoint(kafka.BootstrapServers, Embedded: false);
+            var partitions = KafkaTopics.EnsureAsync(kafka.BootstrapServers, kafka).GetAwaiter().GetResult();
+            return new KafkaEndpoint(kafka.BootstrapServers, Embedded: false, partitions);
         }
         var broker = EmbeddedKafkaBroker.Start();
         foreach (var (name, partitions) in KafkaTopics.Specs(kafka))
             broker.CreateTopic(name, partitions);
-        return new KafkaEndpoint(broker.BootstrapServers, Embedded: true) { Broker = broker };
+        return new KafkaEndpoint(broker.BootstrapServers, Embedded: true, kafka.UsagePartitions) { Broker = broker };
     }
 }

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
+using Metering.Accounts;
+using Metering.Accounts.Cluster;
 using Npgsql;
 using Xunit.Abstractions;
 
@@ -90,6 +92,74 @@ public sealed class ClusterTests(ITestOutputHelper output) : IAsyncLifetime
         // the stream is counted to the end, and the survivors hold every shard.
         await AssertExactAsync(stream, nodes[..2]);
         await AssertShardsMovedAsync(nodes[..2], before, TimeSpan.FromSeconds(120));
+    }
+
+    [Fact]
+    public async Task With_partitions_colocated_every_account_lives_on_the_node_that_consumes_its_partition_also_after_a_node_left()
+    {
+        var stream = UsageStream.Generate(seed: 73, count: 6_000, accounts: Accounts, duplicateRate: 0.03, invalidRate: 0.01);
+        var nodes = await Task.WhenAll(StartNodeAsync(0, crash: false, colocate: true), StartNodeAsync(1, crash: false, colocate: true), StartNodeAsync(2, crash: false, colocate: true));
+        // Once every consumer holds its partitions (and has claimed their shards), every account is
+        // asked through node 1 first: without the claims each shard would stay where that first ask
+        // put it, on node 1 (the external strategy's fallback is the asking node).
+        await Eventually.TrueAsync(async () =>
+        {
+            var held = await Task.WhenAll(nodes.Select(async n => (await n.Http.GetJsonAsync("/api/v1/cluster")).GetProperty("partitions").GetArrayLength()));
+            return held.All(h => h > 0) && held.Sum() == UsagePartitions;
+        }, TimeSpan.FromSeconds(60), "the three consumers never shared the partitions");
+        Log("three co-locating nodes ready, partitions shared");
+        // A claim may reach the coordinator after the first ask (gossip): that shard then moves, and
+        // an ask caught in its hand-off fails after the Ask timeout and is asked again.
+        await Parallel.ForEachAsync(stream.Expected.Keys, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (account, _) =>
+            await Eventually.TrueAsync(async () => (await nodes[0].Http.OverviewAsync(account)).ValueKind == JsonValueKind.Object, TimeSpan.FromSeconds(60), $"{account} never answered"));
+        await stream.ProduceAsync(_broker!.BootstrapServers, TestBackends.UsageTopic, stream.Messages.Take(BeforeLeaving));
+        await AssertColocatedAsync(stream, nodes);
+
+        // Its partitions go to the survivors' consumers, which claim their shards.
+        var exitCode = await WhileStreamingAsync(stream, () => nodes[2].TerminateAsync(TimeSpan.FromSeconds(60)));
+        Assert.Equal(0, exitCode);
+        await stream.WaitUntilCountedAsync(nodes[0].Http, TimeSpan.FromSeconds(120));
+        foreach (var node in nodes[..2]) await stream.AssertExactAsync(node.Http);
+        Log($"{stream.Expected.Count} accounts exact on both survivors");
+        await AssertColocatedAsync(stream, nodes[..2]);
+    }
+
+    /// <summary>
+    /// Every partition is held by one of <paramref name="nodes"/>' consumers, and every account's shard
+    /// is on the node consuming its partition: eventually, as shards follow the consumer group's
+    /// assignment at the coordinator's periodic rebalance.
+    /// </summary>
+    private async Task AssertColocatedAsync(UsageStream stream, EngineProcess[] nodes)
+    {
+        var placement = "";
+        try
+        {
+            await Eventually.TrueAsync(async () =>
+            {
+                var views = await Task.WhenAll(nodes.Select(n => n.Http.GetJsonAsync("/api/v1/cluster")));
+                var consumers = views
+                    .SelectMany(v => v.GetProperty("partitions").EnumerateArray().Select(p => (Partition: p.GetInt32(), Node: v.GetProperty("self").GetString()!)))
+                    .ToList();
+                var shardsAt = views[0].GetProperty("members").EnumerateArray()
+                    .SelectMany(m => m.GetProperty("shardIds") is { ValueKind: JsonValueKind.Array } ids
+                        ? ids.EnumerateArray().Select(id => (Shard: id.GetString()!, Node: m.GetProperty("address").GetString()!))
+                        : [])
+                    .ToDictionary(s => s.Shard, s => s.Node);
+                placement = $"partitions {string.Join(", ", consumers.OrderBy(c => c.Partition).Select(c => $"{c.Partition}@{c.Node[^5..]}"))}; shards {string.Join(", ", shardsAt.OrderBy(s => s.Key, StringComparer.Ordinal).Select(s => $"{s.Key}@{s.Value[^5..]}"))}";
+                if (!consumers.Select(c => c.Partition).Order().SequenceEqual(Enumerable.Range(0, UsagePartitions))) return false;
+                var consumerOf = consumers.ToDictionary(c => c.Partition, c => c.Node);
+                return stream.Expected.Keys.All(account =>
+                {
+                    var partition = KafkaPartitioner.Partition(account, UsagePartitions);
+                    return shardsAt.GetValueOrDefault(AccountMessageExtractor.ShardOf(partition)) == consumerOf[partition];
+                });
+            }, TimeSpan.FromSeconds(60), "the account shards never settled beside their partitions' consumers");
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"{e.Message}: {placement}", e);
+        }
+        Log($"co-located: {placement}");
     }
 
     /// <summary>Starts three nodes, streams the first part and checks every node hosts shards.</summary>
@@ -216,7 +286,7 @@ public sealed class ClusterTests(ITestOutputHelper output) : IAsyncLifetime
         return last;
     }
 
-    private async Task<EngineProcess> StartNodeAsync(int index, bool crash)
+    private async Task<EngineProcess> StartNodeAsync(int index, bool crash, bool colocate = false)
     {
         var dir = new TempDir();
         _dirs.Add(dir);
@@ -237,6 +307,13 @@ public sealed class ClusterTests(ITestOutputHelper output) : IAsyncLifetime
         // A batch stuck on a dead node's shard is retried after 10 s rather than 30. A graceful leave
         // runs on the default: its hand-over must not need a retry.
         if (crash) settings["Accounts:AskTimeout"] = "00:00:10";
+        if (colocate)
+        {
+            settings["Cluster:ColocatePartitions"] = "true";
+            // A shard that follows its partition drops the messages buffered for it at hand-off (Akka
+            // keeps their order that way); the batch that sent them is retried after the Ask timeout.
+            settings["Accounts:AskTimeout"] = "00:00:10";
+        }
         var node = await EngineProcess.StartAsync($"node {index + 1}", dir.Path, settings);
         lock (_nodes) _nodes.Add(node);
         return node;

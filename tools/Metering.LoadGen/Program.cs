@@ -44,7 +44,7 @@ switch (command)
     default:
         Console.Error.WriteLine("""
             usage:
-              produce [--bootstrap host:port | (embedded broker)] [--topic metering.usage] [--accounts 10000] [--events 1000000] [--rate 0 (flat out)]
+              produce [--bootstrap host:port | (embedded broker)] [--topic metering.usage] [--accounts 10000] [--events 1000000] [--rate 0 (flat out)] [--seed N (same stream each run)]
               bench [--smoke] [--provider sqlite|postgres --connection "Host=...;Database=postgres"] [--accounts N] [--events N] [--latency-seconds S] [--svg file] [-- --Metering:Key=value ...]
               chart --out file.svg --title T --unit U label=value ...
             """);
@@ -64,7 +64,7 @@ static void Produce(Flags flags, CancellationToken ct)
     var accounts = (int)(flags.Int("accounts") ?? 10_000);
     var events = flags.Int("events") ?? 1_000_000;
     var rate = flags.Int("rate") ?? 0;
-    var summary = LoadProducer.Run(bootstrap, flags.Get("topic") ?? kafka.UsageTopic, new UsageMix(accounts, Environment.TickCount, $"lg-{Guid.NewGuid():N}"), events, rate, Console.Error, ct);
+    var summary = LoadProducer.Run(bootstrap, flags.Get("topic") ?? kafka.UsageTopic, new UsageMix(accounts, (int?)flags.Int("seed") ?? Environment.TickCount, $"lg-{Guid.NewGuid():N}"), events, rate, Console.Error, ct);
     Console.WriteLine($"{summary.Events:N0} events for {accounts:N0} accounts in {summary.Elapsed.TotalSeconds:N1} s: {summary.Rate:N0} events/s, {summary.Failed:N0} failed");
 }
 

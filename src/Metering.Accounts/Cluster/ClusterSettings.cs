@@ -38,6 +38,16 @@ public sealed class ClusterSettings
     /// </summary>
     public TimeSpan StableAfter { get; set; } = TimeSpan.FromSeconds(20);
 
+    /// <summary>
+    /// Co-locate account shards with Kafka partitions: an account's shard is the usage-topic partition
+    /// its key goes to, and each shard lives on the node whose consumer holds that partition (external
+    /// shard allocation, updated on every rebalance of the consumer group), so a consumed batch is
+    /// persisted without a remoting hop. Off by default: measured, it saves little, and it moves shards
+    /// on every consumer rebalance (docs/benchmarks.md). The shard count becomes the partition count;
+    /// switch it only with a full restart of the cluster.
+    /// </summary>
+    public bool ColocatePartitions { get; set; }
+
     /// <summary>Cluster formation through Akka.Management cluster bootstrap instead of seed nodes.</summary>
     public DiscoverySettings Discovery { get; set; } = new();
 

@@ -3,17 +3,20 @@ using Akka.Cluster;
 using Akka.Cluster.Sharding;
 using Akka.Hosting;
 using Metering.Accounts;
+using Metering.Ingestion.Consumer;
 
 namespace Metering.Host.Api;
 
 /// <summary><c>GET /api/v1/cluster</c>: the members as this node sees them, and where the account shards live.</summary>
 public static class ClusterEndpoints
 {
-    public sealed record MemberView(string Address, string Status, IReadOnlyList<string> Roles, bool Reachable, int? Shards, int? Entities);
+    public sealed record MemberView(string Address, string Status, IReadOnlyList<string> Roles, bool Reachable, int? Shards, int? Entities, IReadOnlyList<string>? ShardIds);
     public sealed record UnreachableView(string Address, string Status, IReadOnlyList<string> Roles);
     public sealed record ShardingView(int Shards, int Entities, IReadOnlyList<string> FailedRegions);
+    /// <param name="Partitions">The usage-topic partitions this node's consumer holds.</param>
     public sealed record ClusterView(
         string Self,
+        IReadOnlyList<int> Partitions,
         string? Leader,
         IReadOnlyList<MemberView> Members,
         IReadOnlyList<UnreachableView> Unreachable,
@@ -25,13 +28,13 @@ public static class ClusterEndpoints
 
     public static RouteGroupBuilder MapClusterEndpoints(this RouteGroupBuilder api)
     {
-        api.MapGet("/cluster", async (ActorSystem system, IRequiredActor<AccountRegion> accounts, CancellationToken ct) =>
-                await DescribeAsync(system, await accounts.GetAsync(ct), ct))
+        api.MapGet("/cluster", async (ActorSystem system, IRequiredActor<AccountRegion> accounts, IngestionStatus consumer, CancellationToken ct) =>
+                await DescribeAsync(system, await accounts.GetAsync(ct), consumer, ct))
             .WithName("GetCluster");
         return api;
     }
 
-    public static async Task<ClusterView> DescribeAsync(ActorSystem system, IActorRef region, CancellationToken ct)
+    public static async Task<ClusterView> DescribeAsync(ActorSystem system, IActorRef region, IngestionStatus consumer, CancellationToken ct)
     {
         var cluster = Cluster.Get(system);
         var state = cluster.State;
@@ -60,7 +63,8 @@ public static class ClusterEndpoints
                     m.Roles.Order(StringComparer.Ordinal).ToList(),
                     !unreachable.Contains(m.Address),
                     stats?.Stats.Count,
-                    stats?.Stats.Values.Sum());
+                    stats?.Stats.Values.Sum(),
+                    stats?.Stats.Keys.Order(StringComparer.Ordinal).ToList());
             })
             .ToList();
         var sharding = regions is null
@@ -72,6 +76,7 @@ public static class ClusterEndpoints
 
         return new ClusterView(
             cluster.SelfAddress.ToString(),
+            consumer.Partitions,
             state.Leader?.ToString(),
             members,
             state.Unreachable.Select(m => new UnreachableView(m.Address.ToString(), m.Status.ToString(), m.Roles.Order(StringComparer.Ordinal).ToList())).ToList(),

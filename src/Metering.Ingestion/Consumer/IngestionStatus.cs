@@ -5,13 +5,16 @@ namespace Metering.Ingestion.Consumer;
 public sealed class IngestionStatus(TimeProvider time)
 {
     private int _joined;
-    private int _assignedPartitions;
+    private volatile int[] _partitions = [];
     private int _behind;
     private long _lastProgress = time.GetTimestamp();
 
     /// <summary>The consumer has joined its group and received an assignment (possibly empty, when there are more nodes than partitions).</summary>
     public bool Joined => Volatile.Read(ref _joined) == 1;
-    public int AssignedPartitions => Volatile.Read(ref _assignedPartitions);
+    public int AssignedPartitions => _partitions.Length;
+
+    /// <summary>The usage-topic partitions this node's consumer holds now, in order.</summary>
+    public IReadOnlyList<int> Partitions => _partitions;
 
     /// <summary>Records wait for this node: unread on its partitions, or read and not committed yet.</summary>
     public bool Behind => Volatile.Read(ref _behind) == 1;
@@ -19,17 +22,20 @@ public sealed class IngestionStatus(TimeProvider time)
     /// <summary>Since the consumer last had nothing to do, committed a batch, or was (re)assigned.</summary>
     public TimeSpan SinceProgress => time.GetElapsedTime(Volatile.Read(ref _lastProgress));
 
-    internal void Assigned(int count)
+    /// <summary>The whole assignment after a rebalance.</summary>
+    internal void Assigned(IEnumerable<int> partitions)
     {
-        Volatile.Write(ref _assignedPartitions, count);
+        _partitions = partitions.Distinct().Order().ToArray();
         Volatile.Write(ref _joined, 1);
         Progressed();
     }
 
+    internal void Revoked(IEnumerable<int> partitions) => _partitions = _partitions.Except(partitions).ToArray();
+
     internal void Left()
     {
         Volatile.Write(ref _joined, 0);
-        Volatile.Write(ref _assignedPartitions, 0);
+        _partitions = [];
         Volatile.Write(ref _behind, 0);
     }
 

@@ -1,4 +1,5 @@
 using Confluent.Kafka;
+using Metering.Accounts.Cluster;
 using Metering.Ingestion.Kafka;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -14,6 +15,7 @@ public sealed class UsageConsumerService(
     KafkaEndpoint endpoint,
     KafkaOptions options,
     UsageBatchProcessor processor,
+    PartitionShardPlacement placement,
     IngestionStatus status,
     IngestionMetrics metrics,
     ILogger<UsageConsumerService> log) : BackgroundService
@@ -48,11 +50,13 @@ public sealed class UsageConsumerService(
             {
                 log.LogInformation("Usage partitions assigned: {Partitions}", string.Join(',', parts.Select(p => p.Partition.Value)));
                 ExpectCommitted(c, parts);
-                status.Assigned(c.Assignment.Count + parts.Count);
+                status.Assigned(c.Assignment.Concat(parts).Select(p => p.Partition.Value));
+                placement.Claim(parts.Select(p => p.Partition.Value));
             })
             .SetPartitionsRevokedHandler((_, parts) =>
             {
                 log.LogInformation("Usage partitions revoked: {Partitions}", string.Join(',', parts.Select(p => p.Partition.Value)));
+                status.Revoked(parts.Select(p => p.Partition.Value));
                 metrics.Revoked(parts);
                 foreach (var p in parts) _gaps.Forget(p.TopicPartition);
             })

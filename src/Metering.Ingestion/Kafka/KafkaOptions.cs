@@ -34,8 +34,8 @@ public sealed class KafkaOptions
     public TimeSpan StuckAfter { get; set; } = TimeSpan.FromMinutes(2);
 }
 
-/// <summary>The Kafka the engine actually talks to, once resolved. Owns the embedded broker, if any.</summary>
-public sealed record KafkaEndpoint(string BootstrapServers, bool Embedded) : IDisposable
+/// <summary>The Kafka the engine actually talks to, once resolved, and the usage topic's real partition count. Owns the embedded broker, if any.</summary>
+public sealed record KafkaEndpoint(string BootstrapServers, bool Embedded, int UsagePartitions) : IDisposable
 {
     internal EmbeddedKafkaBroker? Broker { get; init; }
 

@@ -6,16 +6,17 @@ namespace Metering.Ingestion.Kafka;
 /// <summary>Creates the engine's topics on an external Kafka when they are missing.</summary>
 public static class KafkaTopics
 {
-    public static async Task EnsureAsync(string bootstrapServers, KafkaOptions options)
+    /// <returns>The usage topic's partition count: as found when it existed, else as created.</returns>
+    public static async Task<int> EnsureAsync(string bootstrapServers, KafkaOptions options)
     {
         Librdkafka.EnsureLoaded();
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrapServers }).Build();
         var existing = admin.GetMetadata(TimeSpan.FromSeconds(30)).Topics
             .Where(t => t.Error.Code == ErrorCode.NoError)
-            .Select(t => t.Topic)
-            .ToHashSet();
-        var missing = Specs(options).Where(t => !existing.Contains(t.Name)).ToList();
-        if (missing.Count == 0) return;
+            .ToDictionary(t => t.Topic, t => t.Partitions.Count);
+        var usagePartitions = existing.GetValueOrDefault(options.UsageTopic, options.UsagePartitions);
+        var missing = Specs(options).Where(t => !existing.ContainsKey(t.Name)).ToList();
+        if (missing.Count == 0) return usagePartitions;
         try
         {
             await admin.CreateTopicsAsync(missing.Select(t => new TopicSpecification
@@ -29,6 +30,7 @@ public static class KafkaTopics
         {
             // Already there: nothing to do.
         }
+        return usagePartitions;
     }
 
     /// <summary>Every topic the engine uses, with its partition count.</summary>
