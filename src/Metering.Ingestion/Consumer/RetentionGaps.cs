@@ -19,16 +19,18 @@ public sealed class RetentionGaps
 
     public void Forget(TopicPartition partition) => _next.Remove(partition);
 
-    /// <summary>Records lost before <paramref name="offset"/>; <paramref name="logStart"/> (a broker round trip) is asked only when offsets were skipped.</summary>
-    public long Lost(TopicPartition partition, long offset, Func<long> logStart)
+    /// <summary>
+    /// Notes <paramref name="offset"/> as read on <paramref name="partition"/>; answers the offset that
+    /// was expected instead when the record skips past it (then ask <see cref="Lost"/> with the log's start).
+    /// </summary>
+    public long? Skipped(TopicPartition partition, long offset)
     {
-        var lost = 0L;
-        if (_next.TryGetValue(partition, out var expected) && offset > expected)
-        {
-            var start = logStart();
-            if (start > expected) lost = Math.Min(offset, start) - expected;
-        }
+        long? skipped = _next.TryGetValue(partition, out var expected) && offset > expected ? expected : null;
         _next[partition] = offset + 1;
-        return lost;
+        return skipped;
     }
+
+    /// <summary>Of the offsets from <paramref name="expected"/> to <paramref name="offset"/>, those no longer in a log that starts at <paramref name="logStart"/>.</summary>
+    public static long Lost(long expected, long offset, long logStart) =>
+        logStart > expected ? Math.Min(offset, logStart) - expected : 0;
 }

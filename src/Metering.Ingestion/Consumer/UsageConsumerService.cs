@@ -141,8 +141,10 @@ public sealed class UsageConsumerService(
     private void Add(IConsumer<string?, byte[]> consumer, List<ConsumeResult<string?, byte[]>> batch, ConsumeResult<string?, byte[]> record)
     {
         batch.Add(record);
-        var lost = _gaps.Lost(record.TopicPartition, record.Offset.Value,
-            () => consumer.QueryWatermarkOffsets(record.TopicPartition, BrokerQueryTimeout).Low.Value);
+        if (_gaps.Skipped(record.TopicPartition, record.Offset.Value) is not { } expected) return;
+        // Rare (a gap): only then a broker round trip for where the log starts now.
+        var logStart = consumer.QueryWatermarkOffsets(record.TopicPartition, BrokerQueryTimeout).Low.Value;
+        var lost = RetentionGaps.Lost(expected, record.Offset.Value, logStart);
         if (lost == 0) return;
         metrics.Lost(record.Partition.Value, lost);
         log.LogError("{Lost} usage records on {Topic} [{Partition}] before offset {Offset} were deleted by the broker before this node read them (the topic's retention is shorter than the engine was behind): that usage is lost",

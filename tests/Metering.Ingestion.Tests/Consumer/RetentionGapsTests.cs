@@ -9,32 +9,43 @@ public sealed class RetentionGapsTests
     private static readonly TopicPartition P1 = new("metering.usage", 1);
 
     [Fact]
-    public void Offsets_skipped_below_the_start_of_the_log_are_lost_and_only_those()
+    public void A_record_past_the_expected_offset_is_a_skip_and_only_that()
     {
         var gaps = new RetentionGaps();
         gaps.Expect(P0, 5);
-        // The log now starts at 40 and the consumer was reset to it: 5..39 were deleted unread.
-        Assert.Equal(35, gaps.Lost(P0, 40, () => 40));
-        Assert.Equal(0, gaps.Lost(P0, 41, () => throw new InvalidOperationException("no gap, no broker query")));
-        // Skipped offsets still in the log (a transaction marker at 42) are not loss.
-        Assert.Equal(0, gaps.Lost(P0, 43, () => 40));
-        // Deleted up to 50 while the consumer was at 44, but it was handed 60: only 44..49 are known deleted.
-        Assert.Equal(6, gaps.Lost(P0, 60, () => 50));
+        Assert.Equal(5, gaps.Skipped(P0, 40));
+        Assert.Null(gaps.Skipped(P0, 41));
+        Assert.Equal(42, gaps.Skipped(P0, 43));
+        // No committed offset: nothing to compare the first record with.
+        Assert.Null(gaps.Skipped(P1, 100));
+        Assert.Null(gaps.Skipped(P1, 101));
     }
 
     [Fact]
-    public void Rewinds_redeliveries_and_partitions_without_a_start_are_not_loss()
+    public void Rewinds_redeliveries_and_forgotten_partitions_are_not_skips()
     {
         var gaps = new RetentionGaps();
-        // No committed offset: nothing to compare the first record with.
-        Assert.Equal(0, gaps.Lost(P1, 100, () => 100));
-        Assert.Equal(0, gaps.Lost(P0, 7, () => 7));
-        Assert.Equal(0, gaps.Lost(P0, 8, () => 7));
+        gaps.Expect(P0, 7);
+        Assert.Null(gaps.Skipped(P0, 7));
+        Assert.Null(gaps.Skipped(P0, 8));
         // A failed batch rewound to 7 reads 7 again.
         gaps.Expect(P0, 7);
-        Assert.Equal(0, gaps.Lost(P0, 7, () => 7));
+        Assert.Null(gaps.Skipped(P0, 7));
+        // Read again from an older offset (a redelivery) is not a skip either.
+        Assert.Null(gaps.Skipped(P0, 3));
         // A revoked partition forgets where it was; re-assigned, it expects its commit again.
         gaps.Forget(P0);
-        Assert.Equal(0, gaps.Lost(P0, 500, () => 500));
+        Assert.Null(gaps.Skipped(P0, 500));
     }
+
+    [Theory]
+    // The log now starts at 40 and the consumer was reset to it: 5..39 were deleted unread.
+    [InlineData(5, 40, 40, 35)]
+    // Deleted up to 50 while the consumer expected 44, but it was handed 60: only 44..49 are known deleted.
+    [InlineData(44, 60, 50, 6)]
+    // Skipped offsets still in the log (a transaction marker at 42) are not loss.
+    [InlineData(42, 43, 40, 0)]
+    [InlineData(42, 43, 42, 0)]
+    public void Lost_are_the_skipped_offsets_the_log_no_longer_holds(long expected, long offset, long logStart, long lost) =>
+        Assert.Equal(lost, RetentionGaps.Lost(expected, offset, logStart));
 }
