@@ -73,7 +73,20 @@ public sealed class TestPostgresDatabase : IAsyncDisposable
     {
         // Pooled connections (ours and the hosts') would keep the database in use.
         NpgsqlConnection.ClearAllPools();
-        Admin<object>($"DROP DATABASE IF EXISTS \"{Name}\" WITH (FORCE)");
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                Admin<object>($"DROP DATABASE IF EXISTS \"{Name}\" WITH (FORCE)");
+                return;
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InsufficientPrivilege && attempt < 50)
+            {
+                // FORCE may not end an autovacuum worker that is in the database (PostgreSQL 15): it
+                // leaves by itself within moments, seen when both test streams churn databases.
+                Thread.Sleep(200);
+            }
+        }
     }
 
     public ValueTask DisposeAsync()
