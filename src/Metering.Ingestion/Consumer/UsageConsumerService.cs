@@ -22,6 +22,7 @@ public sealed class UsageConsumerService(
 {
     private static readonly TimeSpan PollTimeout = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan BrokerQueryTimeout = TimeSpan.FromSeconds(10);
+    private const int RetriesBeforeError = 3;
 
     // Touched on the consumer thread only (Consume, and the rebalance handlers it runs).
     private readonly RetentionGaps _gaps = new();
@@ -65,6 +66,7 @@ public sealed class UsageConsumerService(
 
         consumer.Subscribe(options.UsageTopic);
         var backoff = TimeSpan.FromMilliseconds(100);
+        var failures = 0;
         try
         {
             while (!ct.IsCancellationRequested)
@@ -78,6 +80,7 @@ public sealed class UsageConsumerService(
                     Commit(consumer, batch);
                     status.Committed();
                     backoff = TimeSpan.FromMilliseconds(100);
+                    failures = 0;
                     log.LogDebug("Batch of {Count}: {Outcome}", batch.Count, outcome);
                 }
                 catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -88,7 +91,11 @@ public sealed class UsageConsumerService(
                 }
                 catch (Exception e)
                 {
-                    log.LogError(e, "Usage batch of {Count} failed; rewinding to retry in {Backoff}", batch.Count, backoff);
+                    // One failure is usual while shards move (Akka drops what a region buffered for a
+                    // shard handed off, so that batch's Ask times out) and the retry succeeds; a batch
+                    // that keeps failing is an error (and readiness turns red: consumer stuck).
+                    log.Log(++failures < RetriesBeforeError ? LogLevel.Warning : LogLevel.Error, e,
+                        "Usage batch of {Count} failed ({Failures} in a row); rewinding to retry in {Backoff}", batch.Count, failures, backoff);
                     Rewind(consumer, batch);
                     ct.WaitHandle.WaitOne(backoff);
                     backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(10).Ticks));
