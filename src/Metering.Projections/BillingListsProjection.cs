@@ -20,6 +20,9 @@ public delegate Task<IReadOnlyList<IAccountEvent>> JournalReplay(string persiste
 /// </summary>
 public sealed class BillingListsProjection(AccountSettings settings, JournalReplay replay, int cachedAccounts) : IProjection
 {
+    /// <summary>Folds only apply events, never decide, so they need no memory of events seen: no dedupe window.</summary>
+    private readonly AccountSettings _foldSettings = settings with { DedupeWindow = TimeSpan.Zero };
+
     public const string ProjectionName = "billing";
     /// <summary>The journal rows it projects, as SQL over the journal table: every account event.</summary>
     public const string JournalRows = "persistence_id LIKE 'account-%'";
@@ -108,7 +111,7 @@ public sealed class BillingListsProjection(AccountSettings settings, JournalRepl
         }
         else
         {
-            fold = new Fold(persistenceId, new Account(AccountActor.AccountIdOf(persistenceId), settings));
+            fold = new Fold(persistenceId, new Account(AccountActor.AccountIdOf(persistenceId), _foldSettings));
             _folds[persistenceId] = _recent.AddFirst(fold);
             if (_folds.Count > cachedAccounts)
             {

@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.TestKit.Xunit2;
@@ -49,13 +48,6 @@ public sealed class AccountActorTests : TestKit
     }
 
     private readonly AccountTelemetry _telemetry = new(new TestMeters());
-
-    /// <summary>Meters without a host's DI container.</summary>
-    private sealed class TestMeters : IMeterFactory
-    {
-        public Meter Create(MeterOptions options) => new(options);
-        public void Dispose() { }
-    }
 
     private IActorRef Start(string id, int snapshotEvery = 100, IPaymentGateway? gateway = null) =>
         Sys.ActorOf(AccountActor.GetProps(id, new AccountsOptions { SnapshotEvery = snapshotEvery, RechargeRetryBackoff = TimeSpan.FromMilliseconds(100) },

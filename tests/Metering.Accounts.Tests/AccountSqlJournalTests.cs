@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Diagnostics.Metrics;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Persistence.Sql;
@@ -12,6 +11,7 @@ using Metering.Domain.Accounts;
 using Metering.Domain.Notifications;
 using Metering.Domain.Usage;
 using Microsoft.Extensions.Time.Testing;
+using Metering.Tests.Shared;
 
 namespace Metering.Accounts.Tests;
 
@@ -101,12 +101,6 @@ public sealed class AccountSqlJournalTests : TestKit
 
     private static UsageRecord Usage(string id, long offset) =>
         new("crm/test", id, "lead", 1, T0, "sales", "u-1", new KafkaPosition(0, offset));
-
-    private sealed class TestMeters : IMeterFactory
-    {
-        public Meter Create(MeterOptions options) => new(options);
-        public void Dispose() { }
-    }
 
     private sealed class NoChannels : INotificationSink
     {

@@ -66,7 +66,7 @@ public sealed class UsageBatchProcessor(
         metrics.Consumed(batch.Count);
 
         var region = await accounts.GetAsync(ct);
-        var acks = byAccount.Select(kv => RecordAsync(region, kv.Key, kv.Value, ct)).ToArray();
+        var acks = await RecordAllAsync(region, byAccount, ct);
         await Task.WhenAll(deadLetters.Concat<Task>(acks));
         var persistedAt = time.GetUtcNow().UtcDateTime;
         metrics.Persisted(time.GetElapsedTime(collected), ingestedAt.Select(t => persistedAt - t));
@@ -81,6 +81,42 @@ public sealed class UsageBatchProcessor(
         }
         metrics.Recorded(accepted, duplicates, redelivered);
         return new BatchOutcome(batch.Count, accepted, duplicates, redelivered, deadLetters.Count, byAccount.Count);
+    }
+
+    /// <summary>
+    /// Asks every account of the batch, at most <see cref="KafkaOptions.MaxAccountsInFlight"/> at a
+    /// time; after a failure it asks no more (the batch is retried anyway).
+    /// </summary>
+    private async Task<Task<UsageAccepted>[]> RecordAllAsync(IActorRef region, Dictionary<string, AccountPart> byAccount, CancellationToken ct)
+    {
+        // Not disposed: asks still in flight release it after this returns.
+        var window = new SemaphoreSlim(Math.Max(1, kafka.MaxAccountsInFlight));
+        var acks = new List<Task<UsageAccepted>>(byAccount.Count);
+        var failed = false;
+        foreach (var (accountId, part) in byAccount)
+        {
+            await window.WaitAsync(ct);
+            if (Volatile.Read(ref failed)) break;
+            acks.Add(RecordReleasingAsync(accountId, part));
+        }
+        return [.. acks];
+
+        async Task<UsageAccepted> RecordReleasingAsync(string accountId, AccountPart part)
+        {
+            try
+            {
+                return await RecordAsync(region, accountId, part, ct);
+            }
+            catch
+            {
+                Volatile.Write(ref failed, true);
+                throw;
+            }
+            finally
+            {
+                window.Release();
+            }
+        }
     }
 
     private async Task<UsageAccepted> RecordAsync(IActorRef region, string accountId, AccountPart part, CancellationToken ct)

@@ -1,0 +1,120 @@
+using System.Text;
+using Akka.Actor;
+using Akka.Hosting;
+using Akka.TestKit.Xunit2;
+using Confluent.Kafka;
+using Metering.Accounts;
+using Metering.Accounts.Messages;
+using Metering.Domain.Meters;
+using Metering.Ingestion.CloudEvents;
+using Metering.Ingestion.Consumer;
+using Metering.Ingestion.Kafka;
+using Metering.Tests.Shared;
+
+namespace Metering.Ingestion.Tests.Consumer;
+
+/// <summary>
+/// How a batch reaches the accounts: one ask per account, at most <see cref="KafkaOptions.MaxAccountsInFlight"/>
+/// at a time. The shard region is stood in for by an actor that answers late (or never) and
+/// remembers how many asks it held at once.
+/// </summary>
+public sealed class UsageBatchProcessorTests : TestKit, IDisposable
+{
+    private readonly EmbeddedKafkaBroker _broker = EmbeddedKafkaBroker.Start();
+    private readonly TestMeters _meters = new();
+
+    [Fact]
+    public async Task A_batch_wider_than_the_window_keeps_at_most_the_window_in_flight_and_counts_every_account()
+    {
+        var region = Sys.ActorOf(Props.Create(() => new LateRegion(TimeSpan.FromMilliseconds(30), null)));
+        var processor = Processor(region, window: 3, askTimeout: TimeSpan.FromSeconds(10));
+        var batch = Enumerable.Range(0, 40).Select(i => Record(offset: i, account: $"acct-{i % 10}")).ToList();
+
+        var outcome = await processor.ProcessAsync(batch, CancellationToken.None);
+
+        Assert.Equal(new BatchOutcome(Consumed: 40, Accepted: 40, Duplicates: 0, Redelivered: 0, DeadLettered: 0, Accounts: 10), outcome);
+        var seen = await region.Ask<LateRegion.Seen>(LateRegion.Report.Instance);
+        Assert.Equal(10, seen.Asked);
+        Assert.Equal(3, seen.PeakInFlight);
+    }
+
+    [Fact]
+    public async Task After_an_account_fails_to_answer_no_more_accounts_are_asked_and_the_batch_fails()
+    {
+        var region = Sys.ActorOf(Props.Create(() => new LateRegion(TimeSpan.Zero, "acct-0")));
+        var processor = Processor(region, window: 1, askTimeout: TimeSpan.FromMilliseconds(300));
+        var batch = Enumerable.Range(0, 5).Select(i => Record(offset: i, account: $"acct-{i}")).ToList();
+
+        await Assert.ThrowsAsync<AskTimeoutException>(() => processor.ProcessAsync(batch, CancellationToken.None));
+
+        var seen = await region.Ask<LateRegion.Seen>(LateRegion.Report.Instance);
+        Assert.Equal(1, seen.Asked);
+    }
+
+    private UsageBatchProcessor Processor(IActorRef region, int window, TimeSpan askTimeout)
+    {
+        var kafka = new KafkaOptions { MaxAccountsInFlight = window };
+        var producer = new MeteringProducer(new KafkaEndpoint(_broker.BootstrapServers, Embedded: true, UsagePartitions: 1));
+        return new UsageBatchProcessor(new Region(region), new UsageEventParser(MeterCatalog.Default, UsageEventLimits.Default), producer,
+            kafka, new AccountsOptions { AskTimeout = askTimeout }, new IngestionMetrics(_meters), TimeProvider.System);
+    }
+
+    private static ConsumeResult<string?, byte[]> Record(long offset, string account) => new()
+    {
+        TopicPartitionOffset = new TopicPartitionOffset("metering.usage", 0, offset),
+        Message = new Message<string?, byte[]>
+        {
+            Key = account,
+            Value = Encoding.UTF8.GetBytes($$"""{"specversion":"1.0","id":"e-{{offset}}","source":"crm","type":"crm.lead.created","subject":"{{account}}"}"""),
+            Timestamp = new Timestamp(DateTime.UtcNow),
+        },
+    };
+
+    private sealed class Region(IActorRef region) : IRequiredActor<AccountRegion>
+    {
+        public IActorRef ActorRef => region;
+
+        public Task<IActorRef> GetAsync(CancellationToken cancellationToken = default) => Task.FromResult(region);
+    }
+
+    /// <summary>Answers each account <paramref name="delay"/> after its ask, except <paramref name="silent"/>, which it never answers.</summary>
+    private sealed class LateRegion : ReceiveActor, IWithTimers
+    {
+        public sealed record Seen(int Asked, int PeakInFlight);
+
+        public sealed class Report
+        {
+            public static readonly Report Instance = new();
+        }
+
+        private sealed record Answer(IActorRef To, RecordAccountUsage Ask);
+
+        private int _asked, _inFlight, _peak;
+
+        public ITimerScheduler Timers { get; set; } = null!;
+
+        public LateRegion(TimeSpan delay, string? silent)
+        {
+            Receive<RecordAccountUsage>(m =>
+            {
+                _asked++;
+                _peak = Math.Max(_peak, ++_inFlight);
+                if (m.AccountId != silent)
+                    Timers.StartSingleTimer(_asked, new Answer(Sender, m), delay);
+            });
+            Receive<Answer>(a =>
+            {
+                _inFlight--;
+                a.To.Tell(new UsageAccepted(a.Ask.AccountId, a.Ask.Records.Count, 0, 0));
+            });
+            Receive<Report>(_ => Sender.Tell(new Seen(_asked, _peak)));
+        }
+    }
+
+    void IDisposable.Dispose()
+    {
+        _broker.Dispose();
+        _meters.Dispose();
+        base.Dispose();
+    }
+}
