@@ -10,8 +10,8 @@ using Metering.Billing.Payments;
 using Metering.Domain.Accounts;
 using Metering.Domain.Notifications;
 using Metering.Domain.Usage;
-using Microsoft.Extensions.Time.Testing;
 using Metering.Tests.Shared;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Metering.Accounts.Tests;
 

@@ -87,7 +87,7 @@ public sealed class UsageBatchProcessor(
     /// Asks every account of the batch, at most <see cref="KafkaOptions.MaxAccountsInFlight"/> at a
     /// time; after a failure it asks no more (the batch is retried anyway).
     /// </summary>
-    private async Task<Task<UsageAccepted>[]> RecordAllAsync(IActorRef region, Dictionary<string, AccountPart> byAccount, CancellationToken ct)
+    private async Task<List<Task<UsageAccepted>>> RecordAllAsync(IActorRef region, Dictionary<string, AccountPart> byAccount, CancellationToken ct)
     {
         // Not disposed: asks still in flight release it after this returns.
         var window = new SemaphoreSlim(Math.Max(1, kafka.MaxAccountsInFlight));
@@ -99,7 +99,7 @@ public sealed class UsageBatchProcessor(
             if (Volatile.Read(ref failed)) break;
             acks.Add(RecordReleasingAsync(accountId, part));
         }
-        return [.. acks];
+        return acks;
 
         async Task<UsageAccepted> RecordReleasingAsync(string accountId, AccountPart part)
         {

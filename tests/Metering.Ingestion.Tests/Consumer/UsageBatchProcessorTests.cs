@@ -20,8 +20,15 @@ namespace Metering.Ingestion.Tests.Consumer;
 /// </summary>
 public sealed class UsageBatchProcessorTests : TestKit, IDisposable
 {
-    private readonly EmbeddedKafkaBroker _broker = EmbeddedKafkaBroker.Start();
+    private readonly EmbeddedKafkaBroker _broker;
+    private readonly MeteringProducer _producer;
     private readonly TestMeters _meters = new();
+
+    public UsageBatchProcessorTests()
+    {
+        _broker = EmbeddedKafkaBroker.Start();
+        _producer = new MeteringProducer(new KafkaEndpoint(_broker.BootstrapServers, Embedded: true, UsagePartitions: 1));
+    }
 
     [Fact]
     public async Task A_batch_wider_than_the_window_keeps_at_most_the_window_in_flight_and_counts_every_account()
@@ -54,8 +61,7 @@ public sealed class UsageBatchProcessorTests : TestKit, IDisposable
     private UsageBatchProcessor Processor(IActorRef region, int window, TimeSpan askTimeout)
     {
         var kafka = new KafkaOptions { MaxAccountsInFlight = window };
-        var producer = new MeteringProducer(new KafkaEndpoint(_broker.BootstrapServers, Embedded: true, UsagePartitions: 1));
-        return new UsageBatchProcessor(new Region(region), new UsageEventParser(MeterCatalog.Default, UsageEventLimits.Default), producer,
+        return new UsageBatchProcessor(new Region(region), new UsageEventParser(MeterCatalog.Default, UsageEventLimits.Default), _producer,
             kafka, new AccountsOptions { AskTimeout = askTimeout }, new IngestionMetrics(_meters), TimeProvider.System);
     }
 
@@ -113,6 +119,7 @@ public sealed class UsageBatchProcessorTests : TestKit, IDisposable
 
     void IDisposable.Dispose()
     {
+        _producer.Dispose();
         _broker.Dispose();
         _meters.Dispose();
         base.Dispose();
