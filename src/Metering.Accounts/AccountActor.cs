@@ -62,7 +62,7 @@ public sealed class AccountActor : ReceivePersistentActor, IWithTimers
         On<RecordAccountUsage>(m =>
         {
             var span = AccountTelemetry.StartPersist(m);
-            var decision = _account.Decide(new RecordUsage(m.Records, Now));
+            var decision = _account.Decide(new RecordUsage(m.Records, Now, m.Committed));
             var o = decision.Outcome;
             PersistThenReply(decision.Events, new UsageAccepted(m.AccountId, o.Accepted, o.Duplicates, o.Redelivered), Sender, span);
         });

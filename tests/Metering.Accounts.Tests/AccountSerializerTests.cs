@@ -24,8 +24,9 @@ public class AccountSerializerTests : TestKit
     [Fact]
     public void Usage_recorded_round_trips_exactly()
     {
-        var e = new UsageRecorded([Record], [new KafkaPosition(3, 99)], 4, T0);
-        var back = RoundTrip(e, "usage-recorded.v2");
+        var e = new UsageRecorded([Record], [new KafkaPosition(3, 99)], 4, T0, Dropped: [new KafkaPosition(3, 101), new KafkaPosition(1, 7)]);
+        var back = RoundTrip(e, "usage-recorded.v3");
+        Assert.Equal(e.Dropped, back.Dropped);
         Assert.Equal(Record, Assert.Single(back.Accepted));
         Assert.Equal(new KafkaPosition(3, 99), Assert.Single(back.Watermarks));
         Assert.Equal(4, back.Duplicates);
@@ -35,7 +36,7 @@ public class AccountSerializerTests : TestKit
     }
 
     [Fact]
-    public void Usage_recorded_v2_keeps_every_value_exactly()
+    public void Usage_recorded_v3_keeps_every_value_exactly()
     {
         var later = new DateTimeOffset(2026, 11, 27, 12, 30, 0, TimeSpan.FromHours(-3));
         UsageRecord[] records =
@@ -50,13 +51,29 @@ public class AccountSerializerTests : TestKit
         OverageCharge[] charges = [new("sub_1", "email", 3m, -0.015m, "pro", null, "ana"), new("sub_2", "call", 1m, 0m)];
         var e = new UsageRecorded(records, [new KafkaPosition(3, 99), new KafkaPosition(0, 5_000_000_000)], 0, T0, draws, []);
 
-        var back = RoundTrip(e, "usage-recorded.v2");
+        var back = RoundTrip(e, "usage-recorded.v3");
         Assert.Equal(records, back.Accepted);
         Assert.Equal("1.50", back.Accepted[1].Quantity.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Assert.Equal(later.Offset, back.Accepted[1].OccurredAt.Offset);
         Assert.Equal(draws, back.Draws);
         Assert.Empty(back.Charges!);
-        Assert.Equal(charges, RoundTrip(e with { Charges = charges }, "usage-recorded.v2").Charges);
+        Assert.Equal(charges, RoundTrip(e with { Charges = charges }, "usage-recorded.v3").Charges);
+    }
+
+    [Fact]
+    public void Usage_recorded_v2_rows_written_before_the_dropped_positions_still_read()
+    {
+        var serializer = new AccountSerializer((ExtendedActorSystem)Sys);
+        var e = new UsageRecorded([Record], [new KafkaPosition(3, 99)], 4, T0, [], null);
+        // v2 is v3 without the trailing list of dropped positions (one zero byte when there is none).
+        var v3 = serializer.ToBinary(e);
+        Assert.Equal(0, v3[^1]);
+        var back = (UsageRecorded)serializer.FromBinary(v3[..^1], "usage-recorded.v2");
+        Assert.Equal(Record, Assert.Single(back.Accepted));
+        Assert.Equal(new KafkaPosition(3, 99), Assert.Single(back.Watermarks));
+        Assert.Empty(back.Draws!);
+        Assert.Null(back.Dropped);
+        Assert.Throws<System.Runtime.Serialization.SerializationException>(() => serializer.FromBinary(v3[..^1], "usage-recorded.v3"));
     }
 
     [Fact]
@@ -75,7 +92,7 @@ public class AccountSerializerTests : TestKit
     }
 
     [Fact]
-    public void Usage_recorded_v2_is_much_smaller_than_v1()
+    public void Usage_recorded_binary_is_much_smaller_than_v1_json()
     {
         var serializer = new AccountSerializer((ExtendedActorSystem)Sys);
         var records = Enumerable.Range(0, 8).Select(i => Record with { EventId = $"e-{i}", Position = new KafkaPosition(3, 99 + i) }).ToArray();
@@ -92,10 +109,14 @@ public class AccountSerializerTests : TestKit
         var snapshot = RoundTrip(account.ToSnapshot(), "account-snapshot.v1");
         Assert.Equal(2.5m, snapshot.Usage["call"]);
         Assert.Equal("e-1", Assert.Single(snapshot.Dedupe).Id);
+        account.Apply(new UsageRecorded([Record with { EventId = "e-2", Position = new KafkaPosition(3, 120) }], [], 0, T0));
+        Assert.Equal([new KafkaPosition(3, 120)], RoundTrip(account.ToSnapshot(), "account-snapshot.v1").TakenAbove);
 
         Assert.Equal(new UsageAccepted("a", 1, 2, 3), RoundTrip(new UsageAccepted("a", 1, 2, 3), "usage-accepted.v1"));
         Assert.Equal(new GetAccountOverview("a"), RoundTrip(new GetAccountOverview("a"), "get-overview.v1"));
-        Assert.Equal(Record, Assert.Single(RoundTrip(new RecordAccountUsage("a", [Record]), "record-usage.v1").Records));
+        var command = RoundTrip(new RecordAccountUsage("a", [Record], null, [new KafkaPosition(3, 90)]), "record-usage.v1");
+        Assert.Equal(Record, Assert.Single(command.Records));
+        Assert.Equal([new KafkaPosition(3, 90)], command.Committed);
     }
 
     [Fact]

@@ -8,9 +8,9 @@ public class AccountUsageTests
 {
     private static Account NewAccount() => new("acct-1", AccountSettings.Default);
 
-    private static UsageOutcome Record(Account account, IReadOnlyList<UsageRecord> batch, DateTimeOffset at)
+    private static UsageOutcome Record(Account account, IReadOnlyList<UsageRecord> batch, DateTimeOffset at, IReadOnlyList<KafkaPosition>? committed = null)
     {
-        var decision = account.Decide(new RecordUsage(batch, at));
+        var decision = account.Decide(new RecordUsage(batch, at, committed));
         foreach (var e in decision.Events) account.Apply(e);
         return decision.Outcome;
     }
@@ -89,6 +89,78 @@ public class AccountUsageTests
     }
 
     [Fact]
+    public void A_batch_retried_after_a_later_batch_was_persisted_is_still_counted()
+    {
+        // The consumer has batches N and N+1 in flight; N's write is lost, N+1's persists, then N is retried.
+        var account = NewAccount();
+        UsageRecord[] n = [new("crm", "1", "lead", 1, UsageGen.T0, null, null, new(0, 10)), new("crm", "2", "lead", 1, UsageGen.T0, null, null, new(0, 12))];
+        UsageRecord[] next = [new("crm", "3", "lead", 1, UsageGen.T0, null, null, new(0, 20))];
+        KafkaPosition[] committed = [new(0, 5)];
+
+        Assert.Equal(new UsageOutcome(1, 0, 0), Record(account, next, UsageGen.T0, committed));
+        Assert.Equal(new UsageOutcome(2, 0, 0), Record(account, n, UsageGen.T0, committed));
+        Assert.Equal(new UsageOutcome(0, 0, 3), Record(account, [.. n, .. next], UsageGen.T0, committed));
+        Assert.Equal(3m, account.Usage["lead"]);
+    }
+
+    [Fact]
+    public void The_committed_offset_covers_what_is_below_it_and_prunes_the_offsets_taken_above()
+    {
+        var account = NewAccount();
+        Record(account, [new("crm", "1", "lead", 1, UsageGen.T0, null, null, new(0, 10)), new("crm", "1", "lead", 1, UsageGen.T0, null, null, new(0, 11))], UsageGen.T0);
+        Assert.Equal([new KafkaPosition(0, 10), new KafkaPosition(0, 11)], account.Taken.Above);
+        Assert.Equal(1, account.DuplicatesDropped);
+
+        // Offset 8 was never seen by this account, but the group committed 12: everything below is done.
+        var outcome = Record(account, [new("crm", "0", "lead", 1, UsageGen.T0, null, null, new(0, 8)), new("crm", "2", "lead", 1, UsageGen.T0, null, null, new(0, 13))],
+            UsageGen.T0, [new(0, 12)]);
+        Assert.Equal(new UsageOutcome(1, 0, 1), outcome);
+        Assert.Equal(11, account.Taken.WatermarkOf(0));
+        Assert.Equal([new KafkaPosition(0, 13)], account.Taken.Above);
+        // The dropped duplicate's offset is remembered too: redelivered, not a second duplicate.
+        Assert.Equal(1, account.DuplicatesDropped);
+    }
+
+    [Fact]
+    public void Property_batches_persisted_out_of_order_lost_and_retried_count_each_event_once()
+    {
+        Gen.Select(KeyedStream, Gen.Int[0, 100].Array[0, 8], Gen.Select(Gen.Int[0, 100], Gen.Bool).Array[0, 30]).Sample((stream, cuts, attempts) =>
+        {
+            var batches = UsageGen.Split(stream, cuts);
+            var done = new bool[batches.Count];
+            var account = NewAccount();
+            var committed = new Dictionary<int, long>();
+            // A pipelined consumer: any batch read may be attempted in any order and its write may be
+            // lost; the group commits a batch's offsets only once it and every batch before it persisted.
+            foreach (var (pick, lost) in attempts)
+            {
+                if (batches.Count == 0) break;
+                var i = pick % batches.Count;
+                var floors = committed.Select(kv => new KafkaPosition(kv.Key, kv.Value)).ToArray();
+                var outcome = account.Decide(new RecordUsage(batches[i], UsageGen.T0, floors)).Outcome;
+                if (done[i]) Assert.Equal(0, outcome.Accepted);
+                if (lost) continue;
+                Record(account, batches[i], UsageGen.T0, floors);
+                done[i] = true;
+                foreach (var record in batches.TakeWhile((_, k) => done[k]).SelectMany(b => b))
+                    committed[record.Position.Partition] = Math.Max(committed.GetValueOrDefault(record.Position.Partition), record.Position.Offset + 1);
+            }
+            // After a rebalance the new owner reads from the committed offsets: everything after is delivered again.
+            var floorsAfter = committed.Select(kv => new KafkaPosition(kv.Key, kv.Value)).ToArray();
+            foreach (var batch in batches) Record(account, batch, UsageGen.T0, floorsAfter);
+
+            Assert.Equal(Expected(stream), account.Usage.ToDictionary());
+            Assert.Equal(stream.Select(r => r.DedupeKey).Distinct().Count(), account.EventsProcessed);
+            Assert.Equal(stream.Length - account.EventsProcessed, account.DuplicatesDropped);
+        });
+    }
+
+    /// <summary>Producer retries carry the same payload: meter and quantity follow the id, so which copy is counted does not matter.</summary>
+    private static readonly Gen<UsageRecord[]> KeyedStream = UsageGen.Stream.Select(stream => stream
+        .Select(r => int.Parse(r.EventId[2..]) is var k ? r with { Meter = new[] { "lead", "call", "email" }[k % 3], Quantity = k % 5 + 1 } : r)
+        .ToArray());
+
+    [Fact]
     public void Usage_starts_again_in_a_new_cycle()
     {
         var account = NewAccount();
@@ -144,10 +216,11 @@ public class AccountUsageTests
 
             foreach (var b in batches.Skip(batches.Count / 2).Concat(batches))
                 Assert.Equal(Record(original, b, UsageGen.T0), Record(restored, b, UsageGen.T0));
-            Assert.Equal(original.ToSnapshot() with { Usage = null!, Watermarks = null!, Dedupe = null! },
-                restored.ToSnapshot() with { Usage = null!, Watermarks = null!, Dedupe = null! });
+            Assert.Equal(original.ToSnapshot() with { Usage = null!, Watermarks = null!, Dedupe = null!, TakenAbove = null },
+                restored.ToSnapshot() with { Usage = null!, Watermarks = null!, Dedupe = null!, TakenAbove = null });
             Assert.Equal(original.Usage.ToDictionary(), restored.Usage.ToDictionary());
-            Assert.Equal(original.Watermarks.ToDictionary(), restored.Watermarks.ToDictionary());
+            Assert.Equal(original.Taken.Watermarks.ToDictionary(), restored.Taken.Watermarks.ToDictionary());
+            Assert.Equal(original.Taken.Above, restored.Taken.Above);
             Assert.Equal(original.Dedupe.Count, restored.Dedupe.Count);
         });
     }

@@ -19,7 +19,8 @@ public interface IAccountMessage : IWithAccountId;
 
 /// <summary>A consumed Kafka batch for one account. Answered with <see cref="UsageAccepted"/> once persisted.</summary>
 /// <param name="TraceParent">W3C <c>traceparent</c> of the sender's span, so the account's persist joins its trace on any node.</param>
-public sealed record RecordAccountUsage(string AccountId, IReadOnlyList<UsageRecord> Records, string? TraceParent = null) : IAccountMessage;
+/// <param name="Committed">The consumer group's committed offsets when the batch was read (see <see cref="RecordUsage.Committed"/>).</param>
+public sealed record RecordAccountUsage(string AccountId, IReadOnlyList<UsageRecord> Records, string? TraceParent = null, IReadOnlyList<KafkaPosition>? Committed = null) : IAccountMessage;
 
 /// <summary>Answer to <see cref="RecordAccountUsage"/>: the batch is durable (or was all redelivery).</summary>
 public sealed record UsageAccepted(string AccountId, int Accepted, int Duplicates, int Redelivered) : IAccountMessage;

@@ -12,7 +12,7 @@ public sealed class AccountSerializer(ExtendedActorSystem system) : VersionedJso
 
     private static readonly Dictionary<string, Type> TypesByManifest = new()
     {
-        // Read only: journals written before v2 replay through it; UsageRecorded is written as v2.
+        // Read only: journals written before v2 replay through it; UsageRecorded is written as v3 (UsageRecordedFormat).
         ["usage-recorded.v1"] = typeof(UsageRecorded),
         ["account-snapshot.v1"] = typeof(AccountSnapshot),
         ["record-usage.v1"] = typeof(RecordAccountUsage),
@@ -73,5 +73,7 @@ public sealed class AccountSerializer(ExtendedActorSystem system) : VersionedJso
     public override byte[] ToBinary(object obj) => obj is UsageRecorded e ? UsageRecordedFormat.Write(e) : base.ToBinary(obj);
 
     public override object FromBinary(byte[] bytes, string manifest) =>
-        manifest == UsageRecordedFormat.Manifest ? UsageRecordedFormat.Read(bytes) : base.FromBinary(bytes, manifest);
+        manifest is UsageRecordedFormat.Manifest or UsageRecordedFormat.ManifestV2
+            ? UsageRecordedFormat.Read(bytes, manifest)
+            : base.FromBinary(bytes, manifest);
 }

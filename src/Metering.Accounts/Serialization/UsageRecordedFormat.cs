@@ -6,20 +6,24 @@ using Metering.Domain.Usage;
 namespace Metering.Accounts.Serialization;
 
 /// <summary>
-/// <c>usage-recorded.v2</c>: the journal row of a usage batch in a compact binary form. It is the
+/// <c>usage-recorded.v3</c>: the journal row of a usage batch in a compact binary form. It is the
 /// row written for every account in every consumed batch, so its size and cost matter; JSON repeats
 /// every property name and source for each record. Here integers are 7-bit varints, timestamps are
 /// ticks (a record's time relative to the batch's), decimals keep their exact scale, and each distinct
 /// string (source, meter, team, user, subscription) is written once per row and referred to after.
 /// </summary>
 /// <remarks>
-/// Layout: at, duplicates, watermarks, records, draws (or none), charges (or none); a draw or charge
-/// ends with the plan, team and user it belongs to. Changing it means
-/// a v3 manifest; v2 rows must stay readable, as v1 JSON rows still are.
+/// Layout: at, duplicates, watermarks, records, draws (or none), charges (or none), the dropped
+/// duplicates' positions (or none); a draw or charge ends with the plan, team and user it belongs to.
+/// v2 is the same without the dropped positions and stays readable, as v1 JSON rows still are;
+/// changing the layout again means a v4 manifest.
 /// </remarks>
 public static class UsageRecordedFormat
 {
-    public const string Manifest = "usage-recorded.v2";
+    public const string Manifest = "usage-recorded.v3";
+
+    /// <summary>Read only: rows written before the dropped duplicates' positions were kept.</summary>
+    public const string ManifestV2 = "usage-recorded.v2";
 
     public static byte[] Write(UsageRecorded e)
     {
@@ -29,11 +33,7 @@ public static class UsageRecordedFormat
         WriteTime(writer, e.At);
         writer.Write7BitEncodedInt(e.Duplicates);
         writer.Write7BitEncodedInt(e.Watermarks.Count);
-        foreach (var mark in e.Watermarks)
-        {
-            writer.Write7BitEncodedInt(mark.Partition);
-            writer.Write7BitEncodedInt64(mark.Offset);
-        }
+        foreach (var mark in e.Watermarks) WritePosition(writer, mark);
         writer.Write7BitEncodedInt(e.Accepted.Count);
         foreach (var r in e.Accepted)
         {
@@ -45,8 +45,7 @@ public static class UsageRecordedFormat
             writer.Write7BitEncodedInt((int)ZigZag((long)r.OccurredAt.Offset.TotalMinutes));
             strings.Write(writer, r.Team);
             strings.Write(writer, r.User);
-            writer.Write7BitEncodedInt(r.Position.Partition);
-            writer.Write7BitEncodedInt64(r.Position.Offset);
+            WritePosition(writer, r.Position);
         }
         WriteList(writer, e.Draws, d =>
         {
@@ -63,11 +62,12 @@ public static class UsageRecordedFormat
             WriteDecimal(writer, c.Amount);
             WriteCovered(writer, strings, c.PlanId, c.Team, c.User);
         });
+        WriteList(writer, e.Dropped, p => WritePosition(writer, p));
         writer.Flush();
         return stream.ToArray();
     }
 
-    public static UsageRecorded Read(byte[] bytes)
+    public static UsageRecorded Read(byte[] bytes, string manifest = Manifest)
     {
         try
         {
@@ -77,7 +77,7 @@ public static class UsageRecordedFormat
             var duplicates = reader.Read7BitEncodedInt();
             var watermarks = new KafkaPosition[reader.Read7BitEncodedInt()];
             for (var i = 0; i < watermarks.Length; i++)
-                watermarks[i] = new KafkaPosition(reader.Read7BitEncodedInt(), reader.Read7BitEncodedInt64());
+                watermarks[i] = ReadPosition(reader);
             var accepted = new UsageRecord[reader.Read7BitEncodedInt()];
             for (var i = 0; i < accepted.Length; i++)
             {
@@ -90,20 +90,29 @@ public static class UsageRecordedFormat
                 var occurredAt = new DateTimeOffset(ticks, TimeSpan.Zero).ToOffset(offset);
                 var team = StringTable.Read(reader, strings);
                 var user = StringTable.Read(reader, strings);
-                var position = new KafkaPosition(reader.Read7BitEncodedInt(), reader.Read7BitEncodedInt64());
+                var position = ReadPosition(reader);
                 accepted[i] = new UsageRecord(source, id, meter, quantity, occurredAt, team, user, position);
             }
             var draws = ReadList(reader, () => new QuotaDraw(StringTable.Read(reader, strings)!, StringTable.Read(reader, strings)!, ReadDecimal(reader),
                 StringTable.Read(reader, strings), StringTable.Read(reader, strings), StringTable.Read(reader, strings)));
             var charges = ReadList(reader, () => new OverageCharge(StringTable.Read(reader, strings)!, StringTable.Read(reader, strings)!, ReadDecimal(reader), ReadDecimal(reader),
                 StringTable.Read(reader, strings), StringTable.Read(reader, strings), StringTable.Read(reader, strings)));
-            return new UsageRecorded(accepted, watermarks, duplicates, at, draws, charges);
+            var dropped = manifest == ManifestV2 ? null : ReadList(reader, () => ReadPosition(reader));
+            return new UsageRecorded(accepted, watermarks, duplicates, at, draws, charges, dropped);
         }
         catch (Exception e) when (e is EndOfStreamException or FormatException or ArgumentException or OverflowException)
         {
-            throw new SerializationException($"Corrupt {Manifest} row", e);
+            throw new SerializationException($"Corrupt {manifest} row", e);
         }
     }
+
+    private static void WritePosition(BinaryWriter writer, KafkaPosition position)
+    {
+        writer.Write7BitEncodedInt(position.Partition);
+        writer.Write7BitEncodedInt64(position.Offset);
+    }
+
+    private static KafkaPosition ReadPosition(BinaryReader reader) => new(reader.Read7BitEncodedInt(), reader.Read7BitEncodedInt64());
 
     /// <summary>The plan, team and user a draw or charge belongs to: what the read side groups amounts by.</summary>
     private static void WriteCovered(BinaryWriter writer, StringTable strings, string? planId, string? team, string? user)

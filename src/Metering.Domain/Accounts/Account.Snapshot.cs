@@ -16,7 +16,7 @@ public sealed partial class Account
         EventsProcessed,
         DuplicatesDropped,
         LastUsageAt,
-        _watermarks.Select(kv => new KafkaPosition(kv.Key, kv.Value)).ToArray(),
+        _taken.Watermarks.Select(kv => new KafkaPosition(kv.Key, kv.Value)).ToArray(),
         _dedupe.Entries.Select(e => new DedupeEntry(e.Key.Source, e.Key.Id, e.ExpiresAt)).ToArray(),
         _subscriptions.Select(s => s.ToSnapshot()).ToArray(),
         _subscriptionSeq,
@@ -32,7 +32,8 @@ public sealed partial class Account
         _invoices.ToArray(),
         Preferences,
         _notifications.ToArray(),
-        _lowBalanceArmed);
+        _lowBalanceArmed,
+        _taken.Above.ToArray());
 
     public static Account FromSnapshot(AccountSnapshot snapshot, AccountSettings settings)
     {
@@ -56,7 +57,8 @@ public sealed partial class Account
         if (snapshot is { CycleAnchor: { } anchor, CycleStart: { } start })
             account.Cycle = BillingCycle.Containing(anchor, start);
         foreach (var (meter, quantity) in snapshot.Usage) account._usage[meter] = quantity;
-        foreach (var mark in snapshot.Watermarks) account._watermarks[mark.Partition] = mark.Offset;
+        foreach (var mark in snapshot.Watermarks) account._taken.Raise(mark);
+        foreach (var position in snapshot.TakenAbove ?? []) account._taken.Take(position);
         foreach (var entry in snapshot.Dedupe) account._dedupe.Restore(new DedupeKey(entry.Source, entry.Id), entry.ExpiresAt);
         foreach (var s in snapshot.Subscriptions)
         {
@@ -86,6 +88,7 @@ public sealed partial class Account
 }
 
 /// <summary>The whole state of an account, for the snapshot store.</summary>
+/// <param name="TakenAbove">Offsets taken above the watermarks (see <see cref="TakenOffsets"/>); null in snapshots taken before they were kept.</param>
 public sealed record AccountSnapshot(
     string Id,
     string Currency,
@@ -113,7 +116,8 @@ public sealed record AccountSnapshot(
     IReadOnlyList<Invoice> Invoices,
     Preferences Preferences,
     IReadOnlyList<Notification> Notifications,
-    bool LowBalanceArmed);
+    bool LowBalanceArmed,
+    IReadOnlyList<KafkaPosition>? TakenAbove = null);
 
 public sealed record DedupeEntry(string Source, string Id, DateTimeOffset ExpiresAt);
 

@@ -8,7 +8,7 @@ public sealed record Decision<TOutcome>(IReadOnlyList<IAccountEvent> Events, TOu
 /// <summary>How a usage batch was taken.</summary>
 /// <param name="Accepted">Counted now.</param>
 /// <param name="Duplicates">Dropped: their CloudEvents (source, id) was already counted in the window.</param>
-/// <param name="Redelivered">Dropped: Kafka delivered their offset before (at or under the watermark).</param>
+/// <param name="Redelivered">Dropped: the account already took their Kafka offset (see <see cref="TakenOffsets"/>).</param>
 public sealed record UsageOutcome(int Accepted, int Duplicates, int Redelivered);
 
 /// <summary>
@@ -20,7 +20,7 @@ public sealed record UsageOutcome(int Accepted, int Duplicates, int Redelivered)
 public sealed partial class Account
 {
     private readonly Dictionary<string, decimal> _usage = new(StringComparer.Ordinal);
-    private readonly Dictionary<int, long> _watermarks = new();
+    private readonly TakenOffsets _taken = new();
     private readonly DedupeWindow _dedupe;
 
     public Account(string id, AccountSettings settings)
@@ -41,44 +41,54 @@ public sealed partial class Account
     public long EventsProcessed { get; private set; }
     public long DuplicatesDropped { get; private set; }
     public DateTimeOffset? LastUsageAt { get; private set; }
-    public IReadOnlyDictionary<int, long> Watermarks => _watermarks;
+    public TakenOffsets Taken => _taken;
     public DedupeWindow Dedupe => _dedupe;
 
     public Decision<UsageOutcome> Decide(RecordUsage command)
     {
         var now = command.At;
         var accepted = new List<UsageRecord>(command.Records.Count);
-        var marks = new Dictionary<int, long>();
+        List<KafkaPosition>? dropped = null;
         var inBatch = new HashSet<DedupeKey>(command.Records.Count);
-        int duplicates = 0, redelivered = 0;
+        var committed = Watermarks(command.Committed);
+        var redelivered = 0;
 
         foreach (var record in command.Records)
         {
-            var (partition, offset) = (record.Position.Partition, record.Position.Offset);
-            var mark = marks.TryGetValue(partition, out var m) ? m : _watermarks.GetValueOrDefault(partition, -1);
-            if (offset <= mark)
+            if (_taken.Contains(record.Position, committed.GetValueOrDefault(record.Position.Partition, -1)))
             {
                 redelivered++;
                 continue;
             }
-            marks[partition] = offset;
-
             var key = record.DedupeKey;
             if (_dedupe.Contains(key, now) || !inBatch.Add(key))
             {
-                duplicates++;
+                (dropped ??= []).Add(record.Position);
                 continue;
             }
             accepted.Add(record);
         }
 
-        var outcome = new UsageOutcome(accepted.Count, duplicates, redelivered);
-        if (marks.Count == 0) return new Decision<UsageOutcome>([], outcome);
+        var outcome = new UsageOutcome(accepted.Count, dropped?.Count ?? 0, redelivered);
+        if (accepted.Count == 0 && dropped is null) return new Decision<UsageOutcome>([], outcome);
 
+        // Raise only the partitions this account reads, and only where the commit moved past them.
+        var marks = command.Records.Select(r => r.Position.Partition).Distinct()
+            .Where(p => committed.GetValueOrDefault(p, -1) > _taken.WatermarkOf(p))
+            .Select(p => new KafkaPosition(p, committed[p]))
+            .ToArray();
         var (draws, charges) = Rate(accepted);
-        var usage = new UsageRecorded(accepted, marks.Select(kv => new KafkaPosition(kv.Key, kv.Value)).ToArray(), duplicates, now, draws, charges);
+        var usage = new UsageRecorded(accepted, marks, dropped?.Count ?? 0, now, draws, charges, dropped);
         var (balanceAfter, _) = Wallet.AfterCharge(Balance, PendingBalance, charges.Sum(c => c.Amount));
         return new Decision<UsageOutcome>(MaybeRecharge(balanceAfter, now) is { } recharge ? [usage, recharge] : [usage], outcome);
+    }
+
+    /// <summary>A committed offset is the next one to read: everything below it is done, so its watermark is one less.</summary>
+    private static Dictionary<int, long> Watermarks(IReadOnlyList<KafkaPosition>? committed)
+    {
+        var marks = new Dictionary<int, long>();
+        foreach (var c in committed ?? []) marks[c.Partition] = Math.Max(marks.GetValueOrDefault(c.Partition, -1), c.Offset - 1);
+        return marks;
     }
 
     public Account Apply(IAccountEvent @event)
@@ -120,8 +130,9 @@ public sealed partial class Account
             _usage[record.Meter] = _usage.GetValueOrDefault(record.Meter) + record.Quantity;
             _dedupe.Remember(record.DedupeKey, e.At);
         }
-        foreach (var mark in e.Watermarks)
-            _watermarks[mark.Partition] = Math.Max(_watermarks.GetValueOrDefault(mark.Partition, -1), mark.Offset);
+        foreach (var mark in e.Watermarks) _taken.Raise(mark);
+        foreach (var record in e.Accepted) _taken.Take(record.Position);
+        foreach (var position in e.Dropped ?? []) _taken.Take(position);
         EventsProcessed += e.Accepted.Count;
         DuplicatesDropped += e.Duplicates;
         if (e.Accepted.Count > 0) LastUsageAt = e.At;

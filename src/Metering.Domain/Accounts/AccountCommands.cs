@@ -11,7 +11,9 @@ public interface IAccountCommand
 }
 
 /// <summary>A consumed batch of usage events for one account, in Kafka order per partition.</summary>
-public sealed record RecordUsage(IReadOnlyList<UsageRecord> Records, DateTimeOffset At) : IAccountCommand;
+/// <param name="Committed">The consumer group's committed offset per partition when the batch was
+/// read: every record below it is durable in its account. Null or missing: nothing is known.</param>
+public sealed record RecordUsage(IReadOnlyList<UsageRecord> Records, DateTimeOffset At, IReadOnlyList<KafkaPosition>? Committed = null) : IAccountCommand;
 
 /// <summary>Subscribe to a plan, as the catalog has it now (the subscription keeps this copy).</summary>
 public sealed record Subscribe(Plan Plan, string? Team, DateTimeOffset At) : IAccountCommand;

@@ -13,16 +13,20 @@ public interface IAccountEvent
 
 /// <summary>
 /// One consumed batch for one account: the usage it accepted, how many it dropped as producer
-/// duplicates, the new Kafka watermark per partition (which also covers the dropped ones), and
-/// what the batch drew from plan quotas and was charged as overage.
+/// duplicates, and what the batch drew from plan quotas and was charged as overage. The Kafka
+/// offsets it took are the accepted records' positions and <see cref="Dropped"/>; <see cref="Watermarks"/>
+/// raise the partitions' watermarks (every offset at or below is done, see <see cref="TakenOffsets"/>).
 /// </summary>
+/// <param name="Dropped">Positions of the producer duplicates it dropped; null in rows written before
+/// they were kept (their watermarks covered them: those rows came from one batch at a time).</param>
 public sealed record UsageRecorded(
     IReadOnlyList<UsageRecord> Accepted,
     IReadOnlyList<KafkaPosition> Watermarks,
     int Duplicates,
     DateTimeOffset At,
     IReadOnlyList<QuotaDraw>? Draws = null,
-    IReadOnlyList<OverageCharge>? Charges = null) : IAccountEvent;
+    IReadOnlyList<OverageCharge>? Charges = null,
+    IReadOnlyList<KafkaPosition>? Dropped = null) : IAccountEvent;
 
 /// <summary>
 /// Usage covered by a subscription's included quota, per team and user of the usage so the read

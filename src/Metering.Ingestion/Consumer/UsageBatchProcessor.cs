@@ -18,7 +18,7 @@ public sealed record BatchOutcome(int Consumed, int Accepted, int Duplicates, in
 /// Turns one consumed batch into at most one command per account and waits until every account has
 /// persisted it and every invalid record is on the dead-letter topic. Only then may the caller commit
 /// the batch's offsets: whatever happens before that point is redelivered and dropped by the
-/// accounts' watermarks.
+/// accounts, which remember the offsets they took (see <c>TakenOffsets</c>).
 /// </summary>
 public sealed class UsageBatchProcessor(
     IRequiredActor<AccountRegion> accounts,
@@ -29,13 +29,17 @@ public sealed class UsageBatchProcessor(
     IngestionMetrics metrics,
     TimeProvider time)
 {
-    public async Task<BatchOutcome> ProcessAsync(IReadOnlyList<ConsumeResult<string?, byte[]>> batch, CancellationToken ct)
+    // Shared by the batches in flight, so the journal's queue stays as short with several as with one.
+    private readonly SemaphoreSlim _window = new(Math.Max(1, kafka.MaxAccountsInFlight));
+
+    /// <param name="committed">The group's committed offsets when the batch was read: the accounts take everything below them as done.</param>
+    public async Task<BatchOutcome> ProcessAsync(IReadOnlyList<ConsumeResult<string?, byte[]>> batch, IReadOnlyList<KafkaPosition> committed, CancellationToken ct)
     {
         using var span = IngestionTracing.StartBatch(batch, kafka.UsageTopic);
-        return await span.Traced(() => ProcessTracedAsync(batch, ct));
+        return await span.Traced(() => ProcessTracedAsync(batch, committed, ct));
     }
 
-    private async Task<BatchOutcome> ProcessTracedAsync(IReadOnlyList<ConsumeResult<string?, byte[]>> batch, CancellationToken ct)
+    private async Task<BatchOutcome> ProcessTracedAsync(IReadOnlyList<ConsumeResult<string?, byte[]>> batch, IReadOnlyList<KafkaPosition> committed, CancellationToken ct)
     {
         var collected = time.GetTimestamp();
         var now = time.GetUtcNow();
@@ -66,7 +70,7 @@ public sealed class UsageBatchProcessor(
         metrics.Consumed(batch.Count);
 
         var region = await accounts.GetAsync(ct);
-        var acks = await RecordAllAsync(region, byAccount, ct);
+        var acks = await RecordAllAsync(region, byAccount, committed, ct);
         await Task.WhenAll(deadLetters.Concat<Task>(acks));
         var persistedAt = time.GetUtcNow().UtcDateTime;
         metrics.Persisted(time.GetElapsedTime(collected), ingestedAt.Select(t => persistedAt - t));
@@ -87,16 +91,18 @@ public sealed class UsageBatchProcessor(
     /// Asks every account of the batch, at most <see cref="KafkaOptions.MaxAccountsInFlight"/> at a
     /// time; after a failure it asks no more (the batch is retried anyway).
     /// </summary>
-    private async Task<List<Task<UsageAccepted>>> RecordAllAsync(IActorRef region, Dictionary<string, AccountPart> byAccount, CancellationToken ct)
+    private async Task<List<Task<UsageAccepted>>> RecordAllAsync(IActorRef region, Dictionary<string, AccountPart> byAccount, IReadOnlyList<KafkaPosition> committed, CancellationToken ct)
     {
-        // Not disposed: asks still in flight release it after this returns.
-        var window = new SemaphoreSlim(Math.Max(1, kafka.MaxAccountsInFlight));
         var acks = new List<Task<UsageAccepted>>(byAccount.Count);
         var failed = false;
         foreach (var (accountId, part) in byAccount)
         {
-            await window.WaitAsync(ct);
-            if (Volatile.Read(ref failed)) break;
+            await _window.WaitAsync(ct);
+            if (Volatile.Read(ref failed))
+            {
+                _window.Release();
+                break;
+            }
             acks.Add(RecordReleasingAsync(accountId, part));
         }
         return acks;
@@ -105,7 +111,7 @@ public sealed class UsageBatchProcessor(
         {
             try
             {
-                return await RecordAsync(region, accountId, part, ct);
+                return await RecordAsync(region, accountId, part, committed, ct);
             }
             catch
             {
@@ -114,16 +120,16 @@ public sealed class UsageBatchProcessor(
             }
             finally
             {
-                window.Release();
+                _window.Release();
             }
         }
     }
 
-    private async Task<UsageAccepted> RecordAsync(IActorRef region, string accountId, AccountPart part, CancellationToken ct)
+    private async Task<UsageAccepted> RecordAsync(IActorRef region, string accountId, AccountPart part, IReadOnlyList<KafkaPosition> committed, CancellationToken ct)
     {
         using var span = IngestionTracing.StartAccount(accountId, part.Records.Count, part.Producer);
         return await span.Traced(() =>
-            region.Ask<UsageAccepted>(new RecordAccountUsage(accountId, part.Records, span?.Id), accountsOptions.AskTimeout, ct));
+            region.Ask<UsageAccepted>(new RecordAccountUsage(accountId, part.Records, span?.Id, committed), accountsOptions.AskTimeout, ct));
     }
 
     /// <summary>An account's records in the batch and the trace context of its first traced record.</summary>

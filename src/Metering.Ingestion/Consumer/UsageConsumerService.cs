@@ -1,5 +1,6 @@
 using Confluent.Kafka;
 using Metering.Accounts.Cluster;
+using Metering.Domain.Usage;
 using Metering.Ingestion.Kafka;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -26,6 +27,8 @@ public sealed class UsageConsumerService(
 
     // Touched on the consumer thread only (Consume, and the rebalance handlers it runs).
     private readonly RetentionGaps _gaps = new();
+    private readonly Dictionary<int, long> _committed = new();
+    private int _failures;
 
     // Confluent's consumer is blocking: it gets a thread of its own rather than a pool thread.
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
@@ -46,6 +49,12 @@ public sealed class UsageConsumerService(
     private void Run(CancellationToken ct)
     {
         Librdkafka.EnsureLoaded();
+        // A stop gives the batches in flight DrainTimeout to persist, so a graceful leave commits
+        // what it persisted and hands over clean offsets (the host stops this service before Akka,
+        // so the shard region is still there to answer).
+        using var drain = new CancellationTokenSource();
+        using var onStop = ct.Register(() => drain.CancelAfter(options.DrainTimeout));
+        var pipeline = new Queue<BatchInFlight>();
         using var consumer = new ConsumerBuilder<string?, byte[]>(ConsumerConfig(endpoint.BootstrapServers, options))
             .SetPartitionsAssignedHandler((c, parts) =>
             {
@@ -54,53 +63,55 @@ public sealed class UsageConsumerService(
                 status.Assigned(c.Assignment.Concat(parts).Select(p => p.Partition.Value));
                 placement.Claim(parts.Select(p => p.Partition.Value));
             })
-            .SetPartitionsRevokedHandler((_, parts) =>
+            .SetPartitionsRevokedHandler((c, parts) =>
             {
                 log.LogInformation("Usage partitions revoked: {Partitions}", string.Join(',', parts.Select(p => p.Partition.Value)));
+                // Commit what is persisted while the partitions are still ours; a batch that fails is
+                // read again by the next owner from the committed offsets.
+                if (Settle(c, pipeline, keep: 0) is { } failure)
+                    log.LogWarning(failure.Error, "A usage batch failed while its partitions were revoked; their next owner reads it again");
                 status.Revoked(parts.Select(p => p.Partition.Value));
                 metrics.Revoked(parts);
-                foreach (var p in parts) _gaps.Forget(p.TopicPartition);
+                foreach (var p in parts)
+                {
+                    _gaps.Forget(p.TopicPartition);
+                    _committed.Remove(p.Partition.Value);
+                }
             })
             .SetErrorHandler((_, e) => log.LogWarning("Kafka consumer: {Reason}", e.Reason))
             .Build();
 
         consumer.Subscribe(options.UsageTopic);
-        var backoff = TimeSpan.FromMilliseconds(100);
-        var failures = 0;
         try
         {
             while (!ct.IsCancellationRequested)
             {
-                var batch = Collect(consumer, ct);
-                status.Polled(batch.Count, metrics.SampleLag(consumer));
-                if (batch.Count == 0) continue;
-                try
+                // Commit what finished, in order; when the pipeline is full, wait for its oldest batch.
+                if (Settle(consumer, pipeline, Math.Max(1, options.MaxBatchesInFlight)) is { } failure)
                 {
-                    var outcome = ProcessDraining(batch, ct);
-                    Commit(consumer, batch);
-                    status.Committed();
-                    backoff = TimeSpan.FromMilliseconds(100);
-                    failures = 0;
-                    log.LogDebug("Batch of {Count}: {Outcome}", batch.Count, outcome);
-                }
-                catch (OperationCanceledException) when (ct.IsCancellationRequested)
-                {
-                    // Not committed: the next owner of these partitions reads them again and the accounts drop what they already hold.
-                    log.LogWarning("Stopping with a batch of {Count} not persisted within {Drain}; its owner will redeliver it", batch.Count, options.DrainTimeout);
-                    break;
-                }
-                catch (Exception e)
-                {
+                    if (ct.IsCancellationRequested)
+                    {
+                        // Not committed: the next owner of these partitions reads them again and the accounts drop what they already hold.
+                        log.LogWarning("Stopping with usage batches not persisted within {Drain}; their next owner will read them again", options.DrainTimeout);
+                        break;
+                    }
                     // One failure is usual while shards move (Akka drops what a region buffered for a
                     // shard handed off, so that batch's Ask times out) and the retry succeeds; a batch
                     // that keeps failing is an error (and readiness turns red: consumer stuck).
-                    log.Log(++failures < RetriesBeforeError ? LogLevel.Warning : LogLevel.Error, e,
-                        "Usage batch of {Count} failed ({Failures} in a row); rewinding to retry in {Backoff}", batch.Count, failures, backoff);
-                    Rewind(consumer, batch);
+                    var backoff = TimeSpan.FromMilliseconds(Math.Min(100 << Math.Min(_failures, 7), 10_000));
+                    log.Log(++_failures < RetriesBeforeError ? LogLevel.Warning : LogLevel.Error, failure.Error,
+                        "Usage batch of {Count} failed ({Failures} in a row); rewinding to retry in {Backoff}", failure.Batch.Count, _failures, backoff);
+                    Rewind(consumer, failure.Batch.Concat(failure.Later));
                     ct.WaitHandle.WaitOne(backoff);
-                    backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(10).Ticks));
+                    continue;
                 }
+                var batch = Collect(consumer, ct);
+                status.Polled(batch.Count + pipeline.Sum(b => b.Batch.Count), metrics.SampleLag(consumer));
+                if (batch.Count == 0) continue;
+                pipeline.Enqueue(new BatchInFlight(batch, processor.ProcessAsync(batch, CommittedPositions(), drain.Token)));
             }
+            if (Settle(consumer, pipeline, keep: 0) is not null)
+                log.LogWarning("Stopping with usage batches not persisted within {Drain}; their next owner will read them again", options.DrainTimeout);
         }
         finally
         {
@@ -109,23 +120,44 @@ public sealed class UsageConsumerService(
         }
     }
 
+    /// <summary>A batch handed to the processor and not committed yet.</summary>
+    private sealed record BatchInFlight(List<ConsumeResult<string?, byte[]>> Batch, Task<BatchOutcome> Work);
+
+    /// <summary>The oldest batch in flight that failed, the batches read after it, and why.</summary>
+    private sealed record BatchFailure(List<ConsumeResult<string?, byte[]>> Batch, List<ConsumeResult<string?, byte[]>> Later, Exception Error);
+
     /// <summary>
-    /// Processes the batch; a stop that arrives meanwhile gives it <see cref="KafkaOptions.DrainTimeout"/>
-    /// to finish, so a graceful leave commits what it persisted and hands over clean offsets (the
-    /// host stops this service before Akka, so the shard region is still there to answer).
+    /// Commits the finished batches at the head of the pipeline, waiting for the head while
+    /// <paramref name="keep"/> or more are in flight. Offsets are committed in the order the batches
+    /// were read, never past a batch not persisted: after a failed one the rest only finish (they are
+    /// read again with it) and the pipeline is empty.
     /// </summary>
-    private BatchOutcome ProcessDraining(List<ConsumeResult<string?, byte[]>> batch, CancellationToken ct)
+    private BatchFailure? Settle(IConsumer<string?, byte[]> consumer, Queue<BatchInFlight> pipeline, int keep)
     {
-        using var drain = new CancellationTokenSource();
-        using var onStop = ct.Register(() => drain.CancelAfter(options.DrainTimeout));
-        try
+        while (pipeline.TryPeek(out var head) && (head.Work.IsCompleted || pipeline.Count >= keep))
         {
-            return processor.ProcessAsync(batch, drain.Token).GetAwaiter().GetResult();
+            pipeline.Dequeue();
+            try
+            {
+                var outcome = head.Work.GetAwaiter().GetResult();
+                Commit(consumer, head.Batch);
+                status.Committed();
+                _failures = 0;
+                log.LogDebug("Batch of {Count}: {Outcome}", head.Batch.Count, outcome);
+            }
+            catch (Exception e)
+            {
+                var later = pipeline.ToList();
+                pipeline.Clear();
+                foreach (var rest in later)
+                {
+                    try { rest.Work.GetAwaiter().GetResult(); }
+                    catch (Exception) { /* read again after the failed batch, whatever became of it */ }
+                }
+                return new BatchFailure(head.Batch, later.SelectMany(b => b.Batch).ToList(), e);
+            }
         }
-        catch (OperationCanceledException) when (drain.IsCancellationRequested)
-        {
-            throw new OperationCanceledException(ct);
-        }
+        return null;
     }
 
     private List<ConsumeResult<string?, byte[]>> Collect(IConsumer<string?, byte[]> consumer, CancellationToken ct)
@@ -164,7 +196,11 @@ public sealed class UsageConsumerService(
         try
         {
             foreach (var committed in consumer.Committed(partitions, BrokerQueryTimeout))
-                if (committed.Offset.Value >= 0) _gaps.Expect(committed.TopicPartition, committed.Offset.Value);
+            {
+                if (committed.Offset.Value < 0) continue;
+                _gaps.Expect(committed.TopicPartition, committed.Offset.Value);
+                _committed[committed.Partition.Value] = committed.Offset.Value;
+            }
         }
         catch (KafkaException e)
         {
@@ -172,6 +208,9 @@ public sealed class UsageConsumerService(
             log.LogWarning("Could not read the committed offsets of the assigned partitions ({Reason})", e.Error.Reason);
         }
     }
+
+    /// <summary>The group's committed offsets this node knows, which the accounts take as done below (see <c>TakenOffsets</c>).</summary>
+    private KafkaPosition[] CommittedPositions() => _committed.Select(kv => new KafkaPosition(kv.Key, kv.Value)).ToArray();
 
     private void Commit(IConsumer<string?, byte[]> consumer, List<ConsumeResult<string?, byte[]>> batch)
     {
@@ -185,6 +224,7 @@ public sealed class UsageConsumerService(
         try
         {
             consumer.Commit(offsets);
+            foreach (var o in offsets) _committed[o.Partition.Value] = Math.Max(_committed.GetValueOrDefault(o.Partition.Value), o.Offset.Value);
         }
         catch (KafkaException e)
         {
@@ -194,7 +234,7 @@ public sealed class UsageConsumerService(
         }
     }
 
-    private void Rewind(IConsumer<string?, byte[]> consumer, List<ConsumeResult<string?, byte[]>> batch)
+    private void Rewind(IConsumer<string?, byte[]> consumer, IEnumerable<ConsumeResult<string?, byte[]>> batch)
     {
         var assigned = consumer.Assignment.ToHashSet();
         foreach (var g in batch.GroupBy(r => r.TopicPartition).Where(g => assigned.Contains(g.Key)))

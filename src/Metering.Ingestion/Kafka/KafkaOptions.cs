@@ -20,12 +20,18 @@ public sealed class KafkaOptions
     /// <summary>How long a batch waits to fill once it has its first message.</summary>
     public TimeSpan MaxBatchWait { get; set; } = TimeSpan.FromMilliseconds(20);
     /// <summary>
-    /// Most accounts of one batch asked to persist at the same time. A batch may span every account
-    /// (10,000 cold ones, each a recovery and a journal row): asked all at once, the last ones wait
-    /// in the journal's queue past its call timeout and the ask timeout, and the whole batch is
-    /// retried. A window keeps the journal's queue short and each account's wait its own.
+    /// Most accounts asked to persist at the same time, over all batches in flight. A batch may span
+    /// every account (10,000 cold ones, each a recovery and a journal row): asked all at once, the last
+    /// ones wait in the journal's queue past its call timeout and the ask timeout, and the whole batch
+    /// is retried. A window keeps the journal's queue short and each account's wait its own.
     /// </summary>
     public int MaxAccountsInFlight { get; set; } = 1_000;
+    /// <summary>
+    /// Batches read and handed to the accounts before the oldest has persisted. With one, the next
+    /// poll waits for the whole batch's writes and the journal idles while it is read and parsed;
+    /// offsets are still committed in order, and a failed batch is read again with those after it.
+    /// </summary>
+    public int MaxBatchesInFlight { get; set; } = 2;
     /// <summary>
     /// How long the group waits for a silent consumer (a crashed node) before giving its partitions to
     /// the others. A node that stops gracefully leaves the group at once; this only bounds a crash.

@@ -6,6 +6,7 @@ using Confluent.Kafka;
 using Metering.Accounts;
 using Metering.Accounts.Messages;
 using Metering.Domain.Meters;
+using Metering.Domain.Usage;
 using Metering.Ingestion.CloudEvents;
 using Metering.Ingestion.Consumer;
 using Metering.Ingestion.Kafka;
@@ -31,18 +32,22 @@ public sealed class UsageBatchProcessorTests : TestKit, IDisposable
     }
 
     [Fact]
-    public async Task A_batch_wider_than_the_window_keeps_at_most_the_window_in_flight_and_counts_every_account()
+    public async Task Batches_in_flight_together_keep_at_most_the_window_of_accounts_asked_and_count_every_account()
     {
         var region = Sys.ActorOf(Props.Create(() => new LateRegion(TimeSpan.FromMilliseconds(30), null)));
         var processor = Processor(region, window: 3, askTimeout: TimeSpan.FromSeconds(10));
-        var batch = Enumerable.Range(0, 40).Select(i => Record(offset: i, account: $"acct-{i % 10}")).ToList();
+        var first = Enumerable.Range(0, 40).Select(i => Record(offset: i, account: $"acct-{i % 10}")).ToList();
+        var second = Enumerable.Range(40, 40).Select(i => Record(offset: i, account: $"acct-{10 + i % 10}")).ToList();
+        KafkaPosition[] committed = [new(0, 0)];
 
-        var outcome = await processor.ProcessAsync(batch, CancellationToken.None);
+        var outcomes = await Task.WhenAll(processor.ProcessAsync(first, committed, CancellationToken.None), processor.ProcessAsync(second, committed, CancellationToken.None));
 
-        Assert.Equal(new BatchOutcome(Consumed: 40, Accepted: 40, Duplicates: 0, Redelivered: 0, DeadLettered: 0, Accounts: 10), outcome);
+        Assert.All(outcomes, o => Assert.Equal(new BatchOutcome(Consumed: 40, Accepted: 40, Duplicates: 0, Redelivered: 0, DeadLettered: 0, Accounts: 10), o));
         var seen = await region.Ask<LateRegion.Seen>(LateRegion.Report.Instance);
-        Assert.Equal(10, seen.Asked);
+        Assert.Equal(20, seen.Asked);
         Assert.Equal(3, seen.PeakInFlight);
+        // Every account hears what the group committed, so it can forget the offsets below.
+        Assert.Equal(committed, seen.LastCommitted);
     }
 
     [Fact]
@@ -52,7 +57,7 @@ public sealed class UsageBatchProcessorTests : TestKit, IDisposable
         var processor = Processor(region, window: 1, askTimeout: TimeSpan.FromMilliseconds(300));
         var batch = Enumerable.Range(0, 5).Select(i => Record(offset: i, account: $"acct-{i}")).ToList();
 
-        await Assert.ThrowsAsync<AskTimeoutException>(() => processor.ProcessAsync(batch, CancellationToken.None));
+        await Assert.ThrowsAsync<AskTimeoutException>(() => processor.ProcessAsync(batch, [], CancellationToken.None));
 
         var seen = await region.Ask<LateRegion.Seen>(LateRegion.Report.Instance);
         Assert.Equal(1, seen.Asked);
@@ -86,7 +91,7 @@ public sealed class UsageBatchProcessorTests : TestKit, IDisposable
     /// <summary>Answers each account <paramref name="delay"/> after its ask, except <paramref name="silent"/>, which it never answers.</summary>
     private sealed class LateRegion : ReceiveActor, IWithTimers
     {
-        public sealed record Seen(int Asked, int PeakInFlight);
+        public sealed record Seen(int Asked, int PeakInFlight, IReadOnlyList<KafkaPosition>? LastCommitted);
 
         public sealed class Report
         {
@@ -96,6 +101,7 @@ public sealed class UsageBatchProcessorTests : TestKit, IDisposable
         private sealed record Answer(IActorRef To, RecordAccountUsage Ask);
 
         private int _asked, _inFlight, _peak;
+        private IReadOnlyList<KafkaPosition>? _committed;
 
         public ITimerScheduler Timers { get; set; } = null!;
 
@@ -105,6 +111,7 @@ public sealed class UsageBatchProcessorTests : TestKit, IDisposable
             {
                 _asked++;
                 _peak = Math.Max(_peak, ++_inFlight);
+                _committed = m.Committed;
                 if (m.AccountId != silent)
                     Timers.StartSingleTimer(_asked, new Answer(Sender, m), delay);
             });
@@ -113,7 +120,7 @@ public sealed class UsageBatchProcessorTests : TestKit, IDisposable
                 _inFlight--;
                 a.To.Tell(new UsageAccepted(a.Ask.AccountId, a.Ask.Records.Count, 0, 0));
             });
-            Receive<Report>(_ => Sender.Tell(new Seen(_asked, _peak)));
+            Receive<Report>(_ => Sender.Tell(new Seen(_asked, _peak, _committed)));
         }
     }
 

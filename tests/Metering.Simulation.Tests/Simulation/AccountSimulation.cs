@@ -241,7 +241,7 @@ public sealed class AccountSimulation
         if (_options.Bugs.HasFlag(InjectedBug.CommitBeforePersist)) _kafka.Commit(batch);
         External(() =>
         {
-            var decision = _account.Decide(new RecordUsage(batch, _now));
+            var decision = _account.Decide(new RecordUsage(batch, _now, _kafka.CommittedPositions()));
             var o = decision.Outcome;
             if (o.Accepted + o.Duplicates + o.Redelivered != batch.Count)
                 throw new SimulationViolation($"STATE: a batch of {batch.Count} was answered {o}");

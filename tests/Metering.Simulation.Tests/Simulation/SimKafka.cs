@@ -19,6 +19,9 @@ public sealed class SimKafka(int partitions)
 
     public long Committed(int partition) => _committed[partition];
 
+    /// <summary>What the consumer tells the account with each batch: everything below is durable.</summary>
+    public KafkaPosition[] CommittedPositions() => Enumerable.Range(0, Partitions).Select(p => new KafkaPosition(p, _committed[p])).ToArray();
+
     public bool CaughtUp => Enumerable.Range(0, Partitions).All(p => _position[p] == _log[p].Count);
 
     /// <summary>Appends at the partition's next offset (the record's own position is replaced).</summary>

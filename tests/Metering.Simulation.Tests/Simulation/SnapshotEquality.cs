@@ -18,6 +18,7 @@ public static class SnapshotEquality
         Strip(a) == Strip(b)
         && SameEntries(a.Usage, b.Usage)
         && a.Watermarks.SequenceEqual(b.Watermarks)
+        && (a.TakenAbove ?? []).SequenceEqual(b.TakenAbove ?? [])
         && a.Dedupe.SequenceEqual(b.Dedupe)
         && SameItems(a.Subscriptions, b.Subscriptions, Same)
         && a.PaymentMethods.SequenceEqual(b.PaymentMethods)
@@ -29,7 +30,7 @@ public static class SnapshotEquality
 
     private static AccountSnapshot Strip(AccountSnapshot s) => s with
     {
-        Usage = NoQuantities, Watermarks = [], Dedupe = [], Subscriptions = [], PaymentMethods = [], Purchases = [],
+        Usage = NoQuantities, Watermarks = [], TakenAbove = null, Dedupe = [], Subscriptions = [], PaymentMethods = [], Purchases = [],
         Ledger = [], Invoices = [], Preferences = Preferences.Default, Notifications = [],
     };
 
