@@ -218,6 +218,8 @@ public sealed class CrashSafetyTests(ITestOutputHelper output) : IDisposable
             ["Accounts:SnapshotEvery"] = "10",
             // Small batches: more journal writes, offset commits and recharges for a kill to fall between.
             ["Kafka:MaxBatchSize"] = "200",
+            // Two batches in flight: a kill also falls between a later batch's write and an earlier one's commit.
+            ["Kafka:MaxBatchesInFlight"] = "2",
         });
         lock (_engines) _engines.Add(engine);
         return engine;
