@@ -44,13 +44,6 @@ public sealed class JournalDatabase
     /// starts a plain deferred BEGIN; in WAL mode (no shared cache) a reader still sees only committed
     /// data, from a snapshot, and never blocks the writer.
     /// </summary>
-    /// <summary>How Akka.Persistence.Sql reaches the database; on SQLite its work runs on the thread pool (see <see cref="ThreadPoolHop"/>).</summary>
-    public DataOptions JournalDataOptions()
-    {
-        var options = new DataOptions().UseConnectionString(LinqProviderName, ConnectionString);
-        return Provider == "sqlite" ? options.UseInterceptor(new ThreadPoolHop()) : options;
-    }
-
     public string ReadIsolationLevel => Provider == "sqlite" ? "read-uncommitted" : "unspecified";
 
     /// <param name="fileName">The journal's file, or a file beside it (see <see cref="Beside"/>).</param>

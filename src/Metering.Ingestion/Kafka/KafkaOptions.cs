@@ -29,8 +29,8 @@ public sealed class KafkaOptions
     /// <summary>
     /// Batches read and handed to the accounts before the oldest has persisted; offsets are still
     /// committed in order, and a failed batch is read again with those after it. On two cores with
-    /// SQLite, 2 did not pay (10,000 accounts: 20,661 against 24,910 events/s, 91 against 71 µs CPU
-    /// per event; docs/benchmarks.md), so one is the default.
+    /// SQLite, 2 did not pay (10,000 accounts, 1M events: 6,292–8,305 against 7,189–8,798 events/s,
+    /// 135–160 against 136–138 µs CPU per event; docs/benchmarks.md), so one is the default.
     /// </summary>
     public int MaxBatchesInFlight { get; set; } = 1;
     /// <summary>
