@@ -50,7 +50,7 @@ public sealed partial class Account
         var accepted = new List<UsageRecord>(command.Records.Count);
         List<KafkaPosition>? dropped = null;
         var inBatch = new HashSet<DedupeKey>(command.Records.Count);
-        var committed = Watermarks(command.Committed);
+        var committed = CommittedWatermarks(command);
         var redelivered = 0;
 
         foreach (var record in command.Records)
@@ -72,22 +72,31 @@ public sealed partial class Account
         var outcome = new UsageOutcome(accepted.Count, dropped?.Count ?? 0, redelivered);
         if (accepted.Count == 0 && dropped is null) return new Decision<UsageOutcome>([], outcome);
 
-        // Raise only the partitions this account reads, and only where the commit moved past them.
-        var marks = command.Records.Select(r => r.Position.Partition).Distinct()
-            .Where(p => committed.GetValueOrDefault(p, -1) > _taken.WatermarkOf(p))
-            .Select(p => new KafkaPosition(p, committed[p]))
-            .ToArray();
+        // Raise only where the commit moved past the account's watermark.
+        var marks = committed.Where(kv => kv.Value > _taken.WatermarkOf(kv.Key)).Select(kv => new KafkaPosition(kv.Key, kv.Value)).ToArray();
         var (draws, charges) = Rate(accepted);
         var usage = new UsageRecorded(accepted, marks, dropped?.Count ?? 0, now, draws, charges, dropped);
         var (balanceAfter, _) = Wallet.AfterCharge(Balance, PendingBalance, charges.Sum(c => c.Amount));
         return new Decision<UsageOutcome>(MaybeRecharge(balanceAfter, now) is { } recharge ? [usage, recharge] : [usage], outcome);
     }
 
-    /// <summary>A committed offset is the next one to read: everything below it is done, so its watermark is one less.</summary>
-    private static Dictionary<int, long> Watermarks(IReadOnlyList<KafkaPosition>? committed)
+    /// <summary>
+    /// The group's watermark on each partition this account's records come from (-1 where none was
+    /// committed). A committed offset is the next one to read: everything below it is done, so its
+    /// watermark is one less. Only the account's own partitions: the list covers the whole batch.
+    /// </summary>
+    private static Dictionary<int, long> CommittedWatermarks(RecordUsage command)
     {
         var marks = new Dictionary<int, long>();
-        foreach (var c in committed ?? []) marks[c.Partition] = Math.Max(marks.GetValueOrDefault(c.Partition, -1), c.Offset - 1);
+        foreach (var record in command.Records)
+        {
+            var partition = record.Position.Partition;
+            if (marks.ContainsKey(partition)) continue;
+            var mark = -1L;
+            foreach (var c in command.Committed ?? [])
+                if (c.Partition == partition) mark = Math.Max(mark, c.Offset - 1);
+            marks[partition] = mark;
+        }
         return marks;
     }
 
