@@ -153,10 +153,22 @@ public static class AccountsHostingExtensions
                 akka.persistence.query.journal.sql.read-isolation-level = {{database.ReadIsolationLevel}}
                 """, HoconAddMode.Prepend)
             .WithSqlPersistence(
-                connectionString: database.ConnectionString,
-                providerName: database.LinqProviderName,
-                autoInitialize: true,
-                tagStorageMode: TagMode.TagTable)
+                journal =>
+                {
+                    journal.DataOptions = database.JournalDataOptions();
+                    // Beside the DataOptions too: without them Akka.Persistence.Sql takes other code
+                    // paths, and a cold account recovered in 16 ms instead of 3.6 (docs/benchmarks.md).
+                    journal.ConnectionString = database.ConnectionString;
+                    journal.ProviderName = database.LinqProviderName;
+                    journal.AutoInitialize = true;
+                    journal.TagStorageMode = TagMode.TagTable;
+                },
+                snapshots =>
+                {
+                    snapshots.ConnectionString = database.ConnectionString;
+                    snapshots.ProviderName = database.LinqProviderName;
+                    snapshots.AutoInitialize = true;
+                })
             .StartActors(async (system, _) => await JournalReadyAsync(system));
     }
 

@@ -46,6 +46,13 @@ public sealed class JournalDatabase
     /// </summary>
     public string ReadIsolationLevel => Provider == "sqlite" ? "read-uncommitted" : "unspecified";
 
+    /// <summary>How Akka.Persistence.Sql reaches the database; on SQLite its work runs on the thread pool (see <see cref="ThreadPoolHop"/>).</summary>
+    public DataOptions JournalDataOptions()
+    {
+        var options = new DataOptions().UseConnectionString(LinqProviderName, ConnectionString);
+        return Provider == "sqlite" ? options.UseInterceptor(new ThreadPoolHop()) : options;
+    }
+
     /// <param name="fileName">The journal's file, or a file beside it (see <see cref="Beside"/>).</param>
     public static JournalDatabase Sqlite(string dataDir, string fileName = "metering.db")
     {
