@@ -87,7 +87,15 @@ public sealed class AccountActor : ReceivePersistentActor, IWithTimers
         {
             if (_account.FindPurchase(m.PurchaseId) is { Status: PurchaseStatus.Pending } purchase) Charge(purchase);
         });
-        Command<RetryRechargeDue>(_ => Execute(_account.Decide(new RetryRecharge(Now))));
+        Command<RetryRechargeDue>(_ =>
+        {
+            // A timer can fire before the account's clock reaches the due moment (the clock was set
+            // back, or a test's clock lags): wait again rather than drop the retry.
+            if (_account.RechargeRetryDueAt is { } due && due > Now)
+                ScheduleRechargeRetry();
+            else
+                Execute(_account.Decide(new RetryRecharge(Now)));
+        });
         Command<ClockDue>(_ => ScheduleClock());
         On<WakeAccount>(_ => ScheduleClock());
         Command<NotificationSent>(m =>

@@ -229,6 +229,22 @@ public sealed class AccountActorTests : TestKit
     }
 
     [Fact]
+    public async Task A_recharge_retry_whose_timer_fires_before_the_accounts_clock_reaches_it_is_not_dropped()
+    {
+        var account = Start("b4");
+        Command(account, new AddAccountPaymentMethod("b4", Tokenize("4000000000000002"), MakeDefault: true));
+        Command(account, new ConfigureAccountAutoRecharge("b4", new AutoRechargeSettings(true, 5m, 20m, null)));
+        await AwaitConditionAsync(async () => await _gateway.FindChargeAsync("b4/pur_1", CancellationToken.None) is not null, TimeSpan.FromSeconds(5));
+
+        // The retry timer (100 ms) fires while the account's clock stands still, short of the backoff.
+        await Task.Delay(500);
+        Assert.Null(await _gateway.FindChargeAsync("b4/pur_2", CancellationToken.None));
+        // Once the clock has passed it, the retry still comes, with no message from outside.
+        _time.Advance(TimeSpan.FromMinutes(1));
+        await AwaitConditionAsync(async () => await _gateway.FindChargeAsync("b4/pur_2", CancellationToken.None) is not null, TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
     public async Task A_declined_card_is_reported_and_recharge_stops_after_the_allowed_attempts()
     {
         var account = Start("b3");

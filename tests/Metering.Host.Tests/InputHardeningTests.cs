@@ -31,6 +31,33 @@ public sealed class InputHardeningTests(HostFixture fixture) : IClassFixture<Hos
         return problem;
     }
 
+    /// <summary>A body of declared length that stops for a moment after its first 64 KB.</summary>
+    private sealed class PausingContent : HttpContent
+    {
+        private const int FirstPart = 64 * 1024;
+        private readonly byte[] _body;
+
+        public PausingContent(byte[] body, string mediaType)
+        {
+            _body = body;
+            Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(mediaType);
+        }
+
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
+        {
+            await stream.WriteAsync(_body.AsMemory(0, FirstPart));
+            await stream.FlushAsync();
+            await Task.Delay(500);
+            await stream.WriteAsync(_body.AsMemory(FirstPart));
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = _body.Length;
+            return true;
+        }
+    }
+
     private Task<HttpResponseMessage> PostEventsAsync(string body, string mediaType = "application/cloudevents+json") =>
         Host.Http.PostAsync("/api/v1/events", new StringContent(body, Encoding.UTF8, mediaType));
 
@@ -82,7 +109,10 @@ public sealed class InputHardeningTests(HostFixture fixture) : IClassFixture<Hos
     public async Task Oversized_payloads_and_batches_and_duplicate_ids_are_refused()
     {
         var huge = Event(data: $$"""{"quantity":1,"pad":"{{new string('x', 1_100_000)}}"}""");
-        await RefusedAsync(await PostEventsAsync(huge), HttpStatusCode.RequestEntityTooLarge, "payload_too_large");
+        // Sent with a pause after the first part, as a slow client would: the 413 goes out while the
+        // body is still coming, and the client must still get to read it (not a broken pipe).
+        await RefusedAsync(await Host.Http.PostAsync("/api/v1/events", new PausingContent(Encoding.UTF8.GetBytes(huge), "application/cloudevents+json")),
+            HttpStatusCode.RequestEntityTooLarge, "payload_too_large");
 
         var tooMany = "[" + string.Join(",", Enumerable.Range(0, 1_001).Select(i => Event(id: $"many-{i}"))) + "]";
         await RefusedAsync(await PostEventsAsync(tooMany, "application/cloudevents-batch+json"), HttpStatusCode.RequestEntityTooLarge, "batch_too_large");

@@ -56,10 +56,13 @@ public static class EventsEndpoints
             return Problem(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type", "Unsupported content type",
                 $"Send one event as {Single} or a JSON array of events as {Batch}.");
 
-        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-            limit.MaxRequestBodySize = MaxBodyBytes;
+        // Refused before the limit is lowered: with the body declared over the limit, Kestrel could not
+        // read and discard it after the answer and would close the connection while the client is
+        // still sending, so the client saw a broken pipe instead of this 413.
         if (request.ContentLength > MaxBodyBytes)
             return TooLarge();
+        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+            limit.MaxRequestBodySize = MaxBodyBytes;
 
         JsonDocument document;
         try
