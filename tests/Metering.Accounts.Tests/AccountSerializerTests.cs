@@ -106,17 +106,37 @@ public class AccountSerializerTests : TestKit
     {
         var account = new Account("a", AccountSettings.Default);
         account.Apply(new UsageRecorded([Record], [new KafkaPosition(3, 99)], 0, T0));
-        var snapshot = RoundTrip(account.ToSnapshot(), "account-snapshot.v1");
+        var snapshot = RoundTrip(account.ToSnapshot(), "account-snapshot.v2");
         Assert.Equal(2.5m, snapshot.Usage["call"]);
-        Assert.Equal("e-1", Assert.Single(snapshot.Dedupe).Id);
+        Assert.Equal(DedupeWindow.PackedEntrySize, snapshot.DedupeWindow!.Length);
+        Assert.Equal(account.Dedupe.Entries, Account.FromSnapshot(snapshot, AccountSettings.Default).Dedupe.Entries);
         account.Apply(new UsageRecorded([Record with { EventId = "e-2", Position = new KafkaPosition(3, 120) }], [], 0, T0));
-        Assert.Equal([new KafkaPosition(3, 120)], RoundTrip(account.ToSnapshot(), "account-snapshot.v1").TakenAbove);
+        Assert.Equal([new KafkaPosition(3, 120)], RoundTrip(account.ToSnapshot(), "account-snapshot.v2").TakenAbove);
 
         Assert.Equal(new UsageAccepted("a", 1, 2, 3), RoundTrip(new UsageAccepted("a", 1, 2, 3), "usage-accepted.v1"));
         Assert.Equal(new GetAccountOverview("a"), RoundTrip(new GetAccountOverview("a"), "get-overview.v1"));
         var command = RoundTrip(new RecordAccountUsage("a", [Record], null, [new KafkaPosition(3, 90)]), "record-usage.v1");
         Assert.Equal(Record, Assert.Single(command.Records));
         Assert.Equal([new KafkaPosition(3, 90)], command.Committed);
+    }
+
+    [Fact]
+    public void A_v1_snapshot_with_identities_in_full_still_drops_their_duplicates()
+    {
+        // As v1 wrote it: the window as (source, id) strings, no packed window.
+        var account = new Account("a", AccountSettings.Default);
+        account.Apply(new UsageRecorded([Record], [new KafkaPosition(3, 99)], 0, T0));
+        var v1 = JsonNode.Parse(new AccountSerializer((ExtendedActorSystem)Sys).ToBinary(account.ToSnapshot()))!.AsObject();
+        v1.Remove("dedupeWindow");
+        v1["dedupe"] = new JsonArray(new JsonObject { ["source"] = Record.Source, ["id"] = Record.EventId, ["expiresAt"] = T0.AddDays(1) });
+
+        var snapshot = (AccountSnapshot)new AccountSerializer((ExtendedActorSystem)Sys).FromBinary(Encoding.UTF8.GetBytes(v1.ToJsonString()), "account-snapshot.v1");
+        var restored = Account.FromSnapshot(snapshot, AccountSettings.Default);
+
+        var again = restored.Decide(new RecordUsage([Record with { Position = new KafkaPosition(3, 150) }], T0.AddHours(1)));
+        Assert.Equal(new UsageOutcome(0, 1, 0), again.Outcome);
+        var other = restored.Decide(new RecordUsage([Record with { EventId = "e-9", Position = new KafkaPosition(3, 151) }], T0.AddHours(1)));
+        Assert.Equal(new UsageOutcome(1, 0, 0), other.Outcome);
     }
 
     [Fact]

@@ -216,12 +216,12 @@ public class AccountUsageTests
 
             foreach (var b in batches.Skip(batches.Count / 2).Concat(batches))
                 Assert.Equal(Record(original, b, UsageGen.T0), Record(restored, b, UsageGen.T0));
-            Assert.Equal(original.ToSnapshot() with { Usage = null!, Watermarks = null!, Dedupe = null!, TakenAbove = null },
-                restored.ToSnapshot() with { Usage = null!, Watermarks = null!, Dedupe = null!, TakenAbove = null });
+            Assert.Equal(original.ToSnapshot() with { Usage = null!, Watermarks = null!, Dedupe = null!, TakenAbove = null, DedupeWindow = null },
+                restored.ToSnapshot() with { Usage = null!, Watermarks = null!, Dedupe = null!, TakenAbove = null, DedupeWindow = null });
             Assert.Equal(original.Usage.ToDictionary(), restored.Usage.ToDictionary());
             Assert.Equal(original.Taken.Watermarks.ToDictionary(), restored.Taken.Watermarks.ToDictionary());
             Assert.Equal(original.Taken.Above, restored.Taken.Above);
-            Assert.Equal(original.Dedupe.Count, restored.Dedupe.Count);
+            Assert.Equal(original.Dedupe.Entries, restored.Dedupe.Entries);
         });
     }
 }

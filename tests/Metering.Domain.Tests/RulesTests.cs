@@ -64,10 +64,36 @@ public class RulesTests
     }
 
     [Fact]
+    public void Dedupe_keys_tell_apart_identities_that_concatenate_alike_and_match_the_same_identity()
+    {
+        Assert.Equal(DedupeKey.Of("crm/a", "1"), DedupeKey.Of("crm/a", "1"));
+        Assert.NotEqual(DedupeKey.Of("ab", "c"), DedupeKey.Of("a", "bc"));
+        Assert.NotEqual(DedupeKey.Of("s", "1"), DedupeKey.Of("1", "s"));
+        // Past the stack buffer, and outside ASCII.
+        var longId = new string('é', 600);
+        Assert.Equal(DedupeKey.Of("s", longId), DedupeKey.Of("s", longId));
+        Assert.NotEqual(DedupeKey.Of("s", longId), DedupeKey.Of("s", longId + "x"));
+    }
+
+    [Fact]
+    public void A_packed_dedupe_window_unpacks_to_the_same_live_entries()
+    {
+        var window = new DedupeWindow(TimeSpan.FromMinutes(10));
+        window.Remember(DedupeKey.Of("s", "1"), UsageGen.T0);
+        window.Remember(DedupeKey.Of("s", "2"), UsageGen.T0.AddMinutes(1));
+        window.Remember(DedupeKey.Of("s", "1"), UsageGen.T0.AddMinutes(2));
+        var restored = new DedupeWindow(TimeSpan.FromMinutes(10));
+        restored.Unpack(window.Pack());
+        Assert.Equal(window.Entries, restored.Entries);
+        Assert.Equal(2, restored.Count);
+        Assert.Throws<ArgumentException>(() => restored.Unpack(new byte[DedupeWindow.PackedEntrySize + 1]));
+    }
+
+    [Fact]
     public void Dedupe_window_keeps_a_key_seen_again_until_its_latest_expiry()
     {
         var window = new DedupeWindow(TimeSpan.FromMinutes(10));
-        var key = new DedupeKey("s", "1");
+        var key = DedupeKey.Of("s", "1");
         window.Remember(key, UsageGen.T0);
         window.Remember(key, UsageGen.T0.AddMinutes(5));
         window.Expire(UsageGen.T0.AddMinutes(11));

@@ -14,7 +14,9 @@ public sealed class AccountSerializer(ExtendedActorSystem system) : VersionedJso
     {
         // Read only: journals written before v2 replay through it; UsageRecorded is written as v3 (UsageRecordedFormat).
         ["usage-recorded.v1"] = typeof(UsageRecorded),
+        // v1 kept the dedupe window as (source, id) strings; read only.
         ["account-snapshot.v1"] = typeof(AccountSnapshot),
+        ["account-snapshot.v2"] = typeof(AccountSnapshot),
         ["record-usage.v1"] = typeof(RecordAccountUsage),
         ["usage-accepted.v1"] = typeof(UsageAccepted),
         ["get-overview.v1"] = typeof(GetAccountOverview),

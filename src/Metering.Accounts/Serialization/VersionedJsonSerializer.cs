@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Runtime.Serialization;
 using System.Text.Json;
 using Akka.Actor;
@@ -24,7 +25,9 @@ public abstract class VersionedJsonSerializer : SerializerWithStringManifest
     protected VersionedJsonSerializer(ExtendedActorSystem system, IReadOnlyDictionary<string, Type> typesByManifest) : base(system)
     {
         _typesByManifest = typesByManifest;
-        _manifestsByType = typesByManifest.ToDictionary(kv => kv.Value, kv => kv.Key);
+        // A type listed under several versions is read under each and written under the newest.
+        _manifestsByType = typesByManifest.GroupBy(kv => kv.Value)
+            .ToDictionary(g => g.Key, g => g.MaxBy(kv => int.Parse(kv.Key[(kv.Key.LastIndexOf(".v", StringComparison.Ordinal) + 2)..], CultureInfo.InvariantCulture)).Key);
     }
 
     public override string Manifest(object o) =>

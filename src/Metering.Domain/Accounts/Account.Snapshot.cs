@@ -17,7 +17,7 @@ public sealed partial class Account
         DuplicatesDropped,
         LastUsageAt,
         _taken.Watermarks.Select(kv => new KafkaPosition(kv.Key, kv.Value)).ToArray(),
-        _dedupe.Entries.Select(e => new DedupeEntry(e.Key.Source, e.Key.Id, e.ExpiresAt)).ToArray(),
+        [],
         _subscriptions.Select(s => s.ToSnapshot()).ToArray(),
         _subscriptionSeq,
         _paymentMethods.ToArray(),
@@ -33,7 +33,8 @@ public sealed partial class Account
         Preferences,
         _notifications.ToArray(),
         _lowBalanceArmed,
-        _taken.Above.ToArray());
+        _taken.Above.ToArray(),
+        _dedupe.Pack());
 
     public static Account FromSnapshot(AccountSnapshot snapshot, AccountSettings settings)
     {
@@ -59,7 +60,8 @@ public sealed partial class Account
         foreach (var (meter, quantity) in snapshot.Usage) account._usage[meter] = quantity;
         foreach (var mark in snapshot.Watermarks) account._taken.Raise(mark);
         foreach (var position in snapshot.TakenAbove ?? []) account._taken.Take(position);
-        foreach (var entry in snapshot.Dedupe) account._dedupe.Restore(new DedupeKey(entry.Source, entry.Id), entry.ExpiresAt);
+        foreach (var entry in snapshot.Dedupe) account._dedupe.Restore(DedupeKey.Of(entry.Source, entry.Id), entry.ExpiresAt);
+        account._dedupe.Unpack(snapshot.DedupeWindow ?? []);
         foreach (var s in snapshot.Subscriptions)
         {
             var sub = new Subscription(s.Id, s.Plan, s.Team, s.StartedAt, s.PeriodStart, s.PeriodEnd)
@@ -88,7 +90,9 @@ public sealed partial class Account
 }
 
 /// <summary>The whole state of an account, for the snapshot store.</summary>
+/// <param name="Dedupe">The dedupe window as snapshots before <paramref name="DedupeWindow"/> kept it (identities in full); empty in newer ones.</param>
 /// <param name="TakenAbove">Offsets taken above the watermarks (see <see cref="TakenOffsets"/>); null in snapshots taken before they were kept.</param>
+/// <param name="DedupeWindow">The dedupe window packed (<see cref="Accounts.DedupeWindow.Pack"/>); null in snapshots taken before it was.</param>
 public sealed record AccountSnapshot(
     string Id,
     string Currency,
@@ -117,8 +121,10 @@ public sealed record AccountSnapshot(
     Preferences Preferences,
     IReadOnlyList<Notification> Notifications,
     bool LowBalanceArmed,
-    IReadOnlyList<KafkaPosition>? TakenAbove = null);
+    IReadOnlyList<KafkaPosition>? TakenAbove = null,
+    byte[]? DedupeWindow = null);
 
+/// <summary>A dedupe window entry as older snapshots kept it; read only.</summary>
 public sealed record DedupeEntry(string Source, string Id, DateTimeOffset ExpiresAt);
 
 public sealed record SubscriptionSnapshot(

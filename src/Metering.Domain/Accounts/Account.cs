@@ -134,10 +134,12 @@ public sealed partial class Account
     {
         RollCycle(e.At);
         _dedupe.Expire(e.At);
+        // A fold without a window (the read side's) skips fingerprinting what it would not keep.
+        var remember = _dedupe.Length > TimeSpan.Zero;
         foreach (var record in e.Accepted)
         {
             _usage[record.Meter] = _usage.GetValueOrDefault(record.Meter) + record.Quantity;
-            _dedupe.Remember(record.DedupeKey, e.At);
+            if (remember) _dedupe.Remember(record.DedupeKey, e.At);
         }
         foreach (var mark in e.Watermarks) _taken.Raise(mark);
         foreach (var record in e.Accepted) _taken.Take(record.Position);

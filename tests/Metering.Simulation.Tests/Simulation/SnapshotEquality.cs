@@ -20,6 +20,7 @@ public static class SnapshotEquality
         && a.Watermarks.SequenceEqual(b.Watermarks)
         && (a.TakenAbove ?? []).SequenceEqual(b.TakenAbove ?? [])
         && a.Dedupe.SequenceEqual(b.Dedupe)
+        && (a.DedupeWindow ?? []).SequenceEqual(b.DedupeWindow ?? [])
         && SameItems(a.Subscriptions, b.Subscriptions, Same)
         && a.PaymentMethods.SequenceEqual(b.PaymentMethods)
         && a.Purchases.SequenceEqual(b.Purchases)
@@ -30,7 +31,7 @@ public static class SnapshotEquality
 
     private static AccountSnapshot Strip(AccountSnapshot s) => s with
     {
-        Usage = NoQuantities, Watermarks = [], TakenAbove = null, Dedupe = [], Subscriptions = [], PaymentMethods = [], Purchases = [],
+        Usage = NoQuantities, Watermarks = [], TakenAbove = null, Dedupe = [], DedupeWindow = null, Subscriptions = [], PaymentMethods = [], Purchases = [],
         Ledger = [], Invoices = [], Preferences = Preferences.Default, Notifications = [],
     };
 
