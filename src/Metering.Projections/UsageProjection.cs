@@ -56,16 +56,29 @@ public sealed class UsageProjection : IProjection
         return Task.FromResult<ProjectionWrite>((connection, transaction, token) => WriteAsync(deltas, connection, transaction, token));
     }
 
-    /// <summary>Adds the deltas to the rows; sums in C# decimal (SQLite has no exact decimal arithmetic).</summary>
+    private static readonly string ReadSql =
+        $"SELECT quantity, amount FROM {Table} WHERE account_id = @a AND day = @d AND meter = @m AND team = @t AND user_id = @u AND subscription_id = @s";
+
+    private static readonly string WriteSql =
+        $"INSERT INTO {Table} (account_id, day, meter, team, user_id, subscription_id, plan_id, quantity, amount) " +
+        "VALUES (@a, @d, @m, @t, @u, @s, @p, @q, @amt) " +
+        "ON CONFLICT (account_id, day, meter, team, user_id, subscription_id) DO UPDATE SET quantity = excluded.quantity, amount = excluded.amount";
+
+    /// <summary>
+    /// Adds the deltas to the rows; sums in C# decimal (SQLite has no exact decimal arithmetic). One
+    /// command each for the read and the write, run again for every row with new values: a command per
+    /// row had its SQL compiled every time, a fifth of the engine's CPU with 10,000 accounts.
+    /// </summary>
     private static async Task WriteAsync(Dictionary<Key, (decimal Quantity, decimal Amount)> deltas, DbConnection connection, DbTransaction transaction, CancellationToken ct)
     {
+        await using var read = JournalDatabase.Command(connection, transaction, ReadSql, KeyParameters(default));
+        await using var write = JournalDatabase.Command(connection, transaction, WriteSql, [.. KeyParameters(default), ("@p", null), ("@q", null), ("@amt", null)]);
         foreach (var (key, delta) in deltas)
         {
             var keyParams = KeyParameters(key);
+            for (var i = 0; i < keyParams.Length; i++)
+                read.Parameters[i].Value = write.Parameters[i].Value = keyParams[i].Item2;
             decimal quantity = delta.Quantity, amount = delta.Amount;
-            await using (var read = JournalDatabase.Command(connection, transaction,
-                $"SELECT quantity, amount FROM {Table} WHERE account_id = @a AND day = @d AND meter = @m AND team = @t AND user_id = @u AND subscription_id = @s",
-                keyParams))
             await using (var reader = await read.ExecuteReaderAsync(ct))
             {
                 if (await reader.ReadAsync(ct))
@@ -74,11 +87,10 @@ public sealed class UsageProjection : IProjection
                     amount += reader.GetDecimal(1);
                 }
             }
-            await ReadStore.ExecuteAsync(connection, transaction,
-                $"INSERT INTO {Table} (account_id, day, meter, team, user_id, subscription_id, plan_id, quantity, amount) " +
-                "VALUES (@a, @d, @m, @t, @u, @s, @p, @q, @amt) " +
-                "ON CONFLICT (account_id, day, meter, team, user_id, subscription_id) DO UPDATE SET quantity = excluded.quantity, amount = excluded.amount",
-                ct, [.. keyParams, ("@p", key.Plan), ("@q", quantity), ("@amt", amount)]);
+            write.Parameters[keyParams.Length].Value = key.Plan;
+            write.Parameters[keyParams.Length + 1].Value = quantity;
+            write.Parameters[keyParams.Length + 2].Value = amount;
+            await write.ExecuteNonQueryAsync(ct);
         }
     }
 

@@ -20,6 +20,7 @@ public sealed class SmokeBenchmarkTests
                  {
                      "accounts", "events", "produceRate", "rawConsumeRate", "engineRate", "ratioToRaw", "halfLoadRate", "halfLoadEvents",
                      "latencyP50Ms", "latencyP99Ms", "latencyP999Ms", "memoryPerAccountBytes", "accountRecoveryMs", "nodeReadyMs", "nodeRecoveryMs",
+                     "steadyRate", "steadyCpuMicrosPerEvent",
                  })
             Assert.True(json.GetProperty(field).GetDouble() > 0, $"{field} should be positive: {json}");
         Assert.True(json.GetProperty("latencyP50Ms").GetDouble() <= json.GetProperty("latencyP999Ms").GetDouble());

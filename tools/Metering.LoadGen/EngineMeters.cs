@@ -15,6 +15,8 @@ public sealed class EngineMeters : IDisposable
     private readonly Lock _gate = new();
     private readonly List<double> _latencies = [];
     private long _durable;
+    private long _mark = long.MaxValue;
+    private long _markedAt;
     private long _firstConsumedAt;
     private long _lastDurableAt;
     private bool _recordLatency;
@@ -37,7 +39,12 @@ public sealed class EngineMeters : IDisposable
                     CpuAtFirstConsumed = Process.GetCurrentProcess().TotalProcessorTime;
                 return;
             }
-            Interlocked.Add(ref _durable, value);
+            var durable = Interlocked.Add(ref _durable, value);
+            if (durable >= Interlocked.Read(ref _mark) && Interlocked.CompareExchange(ref _markedAt, now, 0) == 0)
+            {
+                DurableAtMark = durable;
+                CpuAtMark = Process.GetCurrentProcess().TotalProcessorTime;
+            }
             Volatile.Write(ref _lastDurableAt, now);
         });
         _listener.SetMeasurementEventCallback<double>((_, value, _, _) =>
@@ -58,6 +65,20 @@ public sealed class EngineMeters : IDisposable
 
     /// <summary>From the engine's first consumed batch to the last record made durable.</summary>
     public TimeSpan Busy => Stopwatch.GetElapsedTime(Interlocked.Read(ref _firstConsumedAt), Volatile.Read(ref _lastDurableAt));
+
+    /// <summary>
+    /// Notes the moment <paramref name="durable"/> records are durable, so the rate after it leaves out
+    /// the start (every account's first message recovers it, and the JIT is still at work).
+    /// </summary>
+    public void MarkAt(long durable) => Interlocked.Exchange(ref _mark, durable);
+
+    /// <summary>Records durable when the mark was passed (a batch may pass it by more than one).</summary>
+    public long DurableAtMark { get; private set; }
+
+    public TimeSpan CpuAtMark { get; private set; }
+
+    /// <summary>From the mark to the last record made durable.</summary>
+    public TimeSpan SinceMark => Stopwatch.GetElapsedTime(Interlocked.Read(ref _markedAt), Volatile.Read(ref _lastDurableAt));
 
     /// <summary>Starts collecting latencies afresh (for the half-load phase).</summary>
     public void StartLatency()

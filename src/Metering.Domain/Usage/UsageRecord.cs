@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using System.Security.Cryptography;
+using System.IO.Hashing;
 using System.Text;
 
 namespace Metering.Domain.Usage;
@@ -32,11 +32,12 @@ public sealed record UsageRecord(
 
 /// <summary>
 /// CloudEvents identity (<c>(source, id)</c> is unique per producer by the spec), kept as a 128-bit
-/// fingerprint: the first half of the SHA-256 of both, each prefixed with its length. A dedupe window
-/// then holds 16 bytes per event and no strings, which the GC would otherwise trace for the window's
-/// whole length. Two identities share a fingerprint with a probability of about n² / 2¹²⁹ for n
-/// identities in one account's window (10⁹ a day: 10⁻²¹); making such a pair on purpose needs a
-/// SHA-256 collision.
+/// fingerprint: XXH128 of both, each prefixed with its length. A dedupe window then holds 16 bytes
+/// per event and no strings, which the GC would otherwise trace for the window's whole length. Two
+/// identities share a fingerprint with a probability of about n² / 2¹²⁹ for n identities in one
+/// account's window (10⁹ a day: 10⁻²¹). XXH128 is not built to resist a producer making such a pair
+/// on purpose, but sources are not authenticated either: a producer that wanted another's event
+/// dropped could simply send its (source, id). SHA-256 cost 6 % of the engine's CPU here.
 /// </summary>
 public readonly record struct DedupeKey(UInt128 Fingerprint)
 {
@@ -50,9 +51,8 @@ public readonly record struct DedupeKey(UInt128 Fingerprint)
         var at = 4 + written;
         written = Encoding.UTF8.GetBytes(id, input[(at + 4)..]);
         BinaryPrimitives.WriteInt32LittleEndian(input[at..], written);
-        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
-        SHA256.HashData(input, hash);
+        var fingerprint = XxHash128.HashToUInt128(input);
         if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
-        return new DedupeKey(BinaryPrimitives.ReadUInt128LittleEndian(hash));
+        return new DedupeKey(fingerprint);
     }
 }
