@@ -46,8 +46,8 @@ public sealed record BenchmarkResult(
     double NodeReadyMs,
     double NodeRecoveryMs,
     long Counted,
-    double SteadyRate,
-    double SteadyCpuMicrosPerEvent);
+    double? SteadyRate,
+    double? SteadyCpuMicrosPerEvent);
 
 /// <summary>
 /// End to end, in one process and on one broker: preloads the usage topic, measures how fast a bare
@@ -92,10 +92,15 @@ public static class EndToEndBenchmark
             var cpu = CpuTime();
             var engineCpuPerEvent = (cpu - meters.CpuAtFirstConsumed).TotalMicroseconds / options.Events;
             log.WriteLine($"Engine to durable state: {engineRate:N0} events/s ({engineRate / raw:P0} of raw), {engineCpuPerEvent:N1} µs CPU per event");
+            // Null when the batch that passed the mark was the last: a short run can be one or two batches.
             var steadyEvents = options.Events - meters.DurableAtMark;
-            var steadyRate = steadyEvents / meters.SinceMark.TotalSeconds;
-            var steadyCpuPerEvent = (cpu - meters.CpuAtMark).TotalMicroseconds / steadyEvents;
-            log.WriteLine($"  its second half (accounts warm): {steadyRate:N0} events/s ({steadyRate / raw:P0} of raw), {steadyCpuPerEvent:N1} µs CPU per event");
+            double? steadyRate = null, steadyCpuPerEvent = null;
+            if (steadyEvents > 0 && meters.SinceMark > TimeSpan.Zero)
+            {
+                steadyRate = Round(steadyEvents / meters.SinceMark.TotalSeconds);
+                steadyCpuPerEvent = Math.Round((cpu - meters.CpuAtMark).TotalMicroseconds / steadyEvents, 2);
+                log.WriteLine($"  its second half (accounts warm): {steadyRate:N0} events/s ({steadyRate / raw:P0} of raw), {steadyCpuPerEvent:N1} µs CPU per event");
+            }
 
             var halfRate = engineRate / 2;
             var halfEvents = (long)(halfRate * options.LatencyPhase.TotalSeconds);
@@ -116,7 +121,7 @@ public static class EndToEndBenchmark
                 Math.Round(rawCpuPerEvent, 2), Math.Round(engineCpuPerEvent, 2), Round(halfRate), halfEvents,
                 Math.Round(latency[0], 2), Math.Round(latency[1], 2), Math.Round(latency[2], 2),
                 Round(recovery.BytesPerAccount), Math.Round(recovery.AccountMs, 2), Round(recovery.ReadyMs), Round(recovery.NodeMs), recovery.Counted,
-                Round(steadyRate), Math.Round(steadyCpuPerEvent, 2));
+                steadyRate, steadyCpuPerEvent);
         }
         finally
         {

@@ -1,0 +1,34 @@
+using System.Diagnostics.Metrics;
+using Metering.Ingestion.Consumer;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Metering.LoadGen.Tests;
+
+/// <summary>
+/// The benchmark's "second half" counts from the batch that passed the mark to the last one. In the
+/// smoke run's collection: both listen to every <c>Metering.Ingestion</c> meter in the process.
+/// </summary>
+[Collection(SmokeBenchmarkTests.Collection)]
+public sealed class EngineMetersTests
+{
+    [Fact]
+    public void The_second_half_starts_at_the_batch_that_passed_the_mark()
+    {
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        using var meters = new EngineMeters();
+        var metrics = new IngestionMetrics(services.GetRequiredService<IMeterFactory>());
+        meters.MarkAt(50);
+
+        metrics.Consumed(100);
+        metrics.Recorded(30, 0, 0);
+        Assert.Equal(TimeSpan.Zero, meters.CpuAtMark);
+        metrics.Recorded(20, 5, 0);
+        Thread.Sleep(50);
+        metrics.Recorded(40, 0, 5);
+
+        Assert.Equal(50, meters.DurableAtMark);
+        Assert.True(meters.CpuAtMark > TimeSpan.Zero);
+        Assert.Equal(100, meters.Durable);
+        Assert.InRange(meters.SinceMark, TimeSpan.FromMilliseconds(40), meters.Busy);
+    }
+}
