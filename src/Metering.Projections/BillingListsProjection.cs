@@ -92,11 +92,12 @@ public sealed class BillingListsProjection(AccountSettings settings, JournalRepl
         var items = touched.SelectMany(t => Changes(t.Key, t.Value)).ToList();
         return async (connection, transaction, token) =>
         {
+            await using var upsert = ReadStore.Statement(connection, transaction,
+                $"INSERT INTO {Table} (account_id, kind, seq, id, at, body) VALUES (@a, @k, @seq, @id, @at, @body) " +
+                "ON CONFLICT (account_id, kind, seq) DO UPDATE SET id = excluded.id, at = excluded.at, body = excluded.body",
+                "@a", "@k", "@seq", "@id", "@at", "@body");
             foreach (var item in items)
-                await ReadStore.ExecuteAsync(connection, transaction,
-                    $"INSERT INTO {Table} (account_id, kind, seq, id, at, body) VALUES (@a, @k, @seq, @id, @at, @body) " +
-                    "ON CONFLICT (account_id, kind, seq) DO UPDATE SET id = excluded.id, at = excluded.at, body = excluded.body",
-                    token, ("@a", item.AccountId), ("@k", item.Kind), ("@seq", item.Seq), ("@id", item.Id), ("@at", item.At.UtcTicks), ("@body", item.Body));
+                await ReadStore.Bind(upsert, item.AccountId, item.Kind, item.Seq, item.Id, item.At.UtcTicks, item.Body).ExecuteNonQueryAsync(token);
         };
     }
 

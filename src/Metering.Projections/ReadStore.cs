@@ -38,6 +38,21 @@ public sealed class ReadStore(JournalDatabase journal)
 
     public Task<DbConnection> OpenAsync(CancellationToken ct) => database.OpenAsync(ct);
 
+    /// <summary>
+    /// A statement for a batch of rows: prepared once, then given each row's values in the order of
+    /// <paramref name="parameters"/> (<see cref="Bind"/>) and run again. A command per row had its SQL
+    /// compiled every time, a fifth of the engine's CPU with 10,000 accounts.
+    /// </summary>
+    public static DbCommand Statement(DbConnection connection, DbTransaction transaction, string sql, params string[] parameters) =>
+        JournalDatabase.Command(connection, transaction, sql, [.. parameters.Select(name => (name, (object?)null))]);
+
+    /// <summary>Sets the values of a <see cref="Statement"/>'s parameters, in their order.</summary>
+    public static DbCommand Bind(DbCommand statement, params object?[] values)
+    {
+        for (var i = 0; i < values.Length; i++) statement.Parameters[i].Value = values[i] ?? DBNull.Value;
+        return statement;
+    }
+
     public static async Task ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql, CancellationToken ct, params (string Name, object? Value)[] parameters)
     {
         await using var command = JournalDatabase.Command(connection, transaction, sql, parameters);

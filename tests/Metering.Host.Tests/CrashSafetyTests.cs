@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Net;
 using System.Text.Json;
 using Metering.Billing.Payments;
-using Metering.Projections;
 using Microsoft.Data.Sqlite;
 using Xunit.Abstractions;
 
@@ -164,9 +163,8 @@ public sealed class CrashSafetyTests(ITestOutputHelper output) : IDisposable
     /// <summary>
     /// Every account's wallet and ledger once they stop changing: a recharge requested by the last
     /// usage may still be on its way to the gateway when the last event is counted. The ledger is a
-    /// projection that polls the journal (about a second each for the newest ordering and the next
-    /// read), so each round first waits until it has caught up: otherwise two rounds a second apart
-    /// could both miss the last purchases and pass for settled.
+    /// projection, so each round first waits until the projections have caught up: otherwise two
+    /// rounds a second apart could both miss the last purchases and pass for settled.
     /// </summary>
     private async Task<Dictionary<string, AccountState>> SettledAccountsAsync(HttpClient http, IEnumerable<string> ids)
     {
@@ -174,9 +172,7 @@ public sealed class CrashSafetyTests(ITestOutputHelper output) : IDisposable
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while (true)
         {
-            await Eventually.TrueAsync(async () => (await http.GetJsonAsync("/api/v1/projections")).EnumerateArray()
-                .Single(p => p.GetProperty("name").GetString() == BillingListsProjection.ProjectionName).GetProperty("lagMilliseconds").GetInt64() == 0,
-                TimeSpan.FromSeconds(60), "the ledger projection never caught up with the journal");
+            await http.ProjectionsCaughtUpAsync(TimeSpan.FromSeconds(60));
             var current = new Dictionary<string, AccountState>();
             foreach (var id in ids)
             {

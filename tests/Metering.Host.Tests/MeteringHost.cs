@@ -121,6 +121,14 @@ public static class EngineHttp
         return await response.Content.ReadFromJsonAsync<JsonElement>();
     }
 
+    /// <summary>
+    /// Waits until every projection reports lag 0: the read side polls the journal (about a second
+    /// each for the newest ordering and the next read), so lists trail what the accounts answer.
+    /// </summary>
+    public static Task ProjectionsCaughtUpAsync(this HttpClient engine, TimeSpan timeout) =>
+        Eventually.TrueAsync(async () => (await engine.GetJsonAsync("/api/v1/projections")).EnumerateArray()
+            .All(p => p.GetProperty("lagMilliseconds").GetInt64() == 0), timeout, "projections never caught up");
+
     /// <summary>PUTs a monthly plan without a fee whose meters have a quota and a per-unit price beyond it.</summary>
     public static Task PutPerUnitPlanAsync(this HttpClient engine, string planId, string name, IReadOnlyDictionary<string, (int Included, decimal UnitPrice)> pricing) =>
         engine.SendJsonAsync(HttpMethod.Put, $"/api/v1/plans/{planId}", new

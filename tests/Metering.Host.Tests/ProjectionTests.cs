@@ -47,7 +47,7 @@ public abstract class ProjectionTests : IAsyncLifetime
                 await PostDayAsync(host, day);
                 _clock.Advance(TimeSpan.FromDays(1));
             }
-            await WaitCaughtUpAsync(host);
+            await host.Http.ProjectionsCaughtUpAsync(TimeSpan.FromSeconds(120));
             await AssertSeriesMatchAccountAsync(host, buckets: 5, lastDayEmpty: true);
             await AssertListsAsync(host);
 
@@ -56,14 +56,14 @@ public abstract class ProjectionTests : IAsyncLifetime
             var rebuilt = await host.SendAsync(HttpMethod.Post, "/api/v1/projections/usage/rebuild", expected: HttpStatusCode.Accepted);
             Assert.Equal("rebuilding", rebuilt.GetProperty("status").GetString());
             await host.SendAsync(HttpMethod.Post, "/api/v1/projections/billing/rebuild", expected: HttpStatusCode.Accepted);
-            await WaitCaughtUpAsync(host);
+            await host.Http.ProjectionsCaughtUpAsync(TimeSpan.FromSeconds(120));
             Assert.Equal(before, await ReadRowsAsync(host));
 
             // Stopped while the projection is still behind: the next host resumes from the committed offset.
             await PostDayAsync(host, 4);
             await host.DisposeAsync();
             host = await StartHostAsync(_clock);
-            await WaitCaughtUpAsync(host);
+            await host.Http.ProjectionsCaughtUpAsync(TimeSpan.FromSeconds(120));
             await AssertSeriesMatchAccountAsync(host, buckets: 5, lastDayEmpty: false);
         }
         finally
@@ -140,13 +140,6 @@ public abstract class ProjectionTests : IAsyncLifetime
         await Eventually.TrueAsync(async () => (await host.OverviewAsync(Account)).GetProperty("eventsProcessed").GetInt64() == counted + events.Count,
             TimeSpan.FromSeconds(30), $"day {day} not counted");
     }
-
-    private static Task WaitCaughtUpAsync(MeteringHost host) =>
-        Eventually.TrueAsync(async () =>
-        {
-            var projections = await host.SendAsync(HttpMethod.Get, "/api/v1/projections");
-            return projections.EnumerateArray().All(p => p.GetProperty("lagMilliseconds").GetInt64() == 0);
-        }, TimeSpan.FromSeconds(120), "projections never caught up");
 
     private async Task AssertSeriesMatchAccountAsync(MeteringHost host, int buckets, bool lastDayEmpty)
     {
