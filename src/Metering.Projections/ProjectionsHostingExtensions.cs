@@ -41,7 +41,7 @@ public static class ProjectionsHostingExtensions
             (await journal.CurrentEventsByPersistenceId(persistenceId, from, to)
                 .Select(e => (IAccountEvent)e.Event)
                 .RunWith(Sink.Seq<IAccountEvent>(), materializer)).ToList();
-        return [new UsageProjection(), new BillingListsProjection(settings, replay, options.CachedAccounts)];
+        return [new UsageProjection(options.CachedUsageRows), new BillingListsProjection(settings, replay, options.CachedAccounts)];
     }
 
     /// <summary>

@@ -16,4 +16,11 @@ public sealed class ProjectionsOptions
     /// nearly every event did). A fold holds no dedupe memory, a few KB per account.
     /// </summary>
     public int CachedAccounts { get; set; } = 20_000;
+
+    /// <summary>
+    /// Usage rows (account, day, meter, team, user, subscription) whose totals the usage projection
+    /// keeps in memory, so it adds a batch without reading them back first. About 200 bytes each;
+    /// above the rows a day touches, or the reads come back.
+    /// </summary>
+    public int CachedUsageRows { get; set; } = UsageProjection.DefaultCachedRows;
 }

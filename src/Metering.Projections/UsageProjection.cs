@@ -18,9 +18,17 @@ namespace Metering.Projections;
 /// A batch counts on the UTC day the engine recorded it (its <see cref="UsageRecorded.At"/>), the
 /// same clock the billing cycle, the quota counters and the charges use, so a day's quantity and
 /// amount always belong together and a cycle's series add up to the account's counters.
+/// <para>
+/// The rows it wrote or read are kept in memory (up to <paramref name="cachedRows"/>), so adding a
+/// batch is one upsert per row instead of a read and an upsert: the reads were half of the
+/// projection's statements, 5 % of the engine's CPU with 10,000 accounts. Only this projection
+/// writes the table, and a run starts with a new instance or after <see cref="Forget"/>.
+/// </para>
 /// </remarks>
-public sealed class UsageProjection : IProjection
+public sealed class UsageProjection(int cachedRows = UsageProjection.DefaultCachedRows) : IProjection
 {
+    public const int DefaultCachedRows = 200_000;
+
     public const string ProjectionName = "usage";
     /// <summary>The journal rows it projects, as SQL over the journal table: usage batches (every version of their format).</summary>
     public const string JournalRows = "manifest LIKE 'usage-recorded.%'";
@@ -41,7 +49,13 @@ public sealed class UsageProjection : IProjection
         """,
     ];
 
-    public void Forget() { }
+    /// <summary>Each row's quantity and amount as this projection last wrote or read them.</summary>
+    private readonly Dictionary<Key, (decimal Quantity, decimal Amount)> _rows = [];
+
+    /// <summary>Rows this projection knows without reading them (for tests and telemetry).</summary>
+    public int CachedRows => _rows.Count;
+
+    public void Forget() => _rows.Clear();
 
     private readonly record struct Key(string Account, string Day, string Meter, string Team, string User, string Subscription, string Plan);
 
@@ -65,23 +79,35 @@ public sealed class UsageProjection : IProjection
         "ON CONFLICT (account_id, day, meter, team, user_id, subscription_id) DO UPDATE SET quantity = excluded.quantity, amount = excluded.amount";
 
     /// <summary>Adds the deltas to the rows; sums in C# decimal (SQLite has no exact decimal arithmetic).</summary>
-    private static async Task WriteAsync(Dictionary<Key, (decimal Quantity, decimal Amount)> deltas, DbConnection connection, DbTransaction transaction, CancellationToken ct)
+    private async Task WriteAsync(Dictionary<Key, (decimal Quantity, decimal Amount)> deltas, DbConnection connection, DbTransaction transaction, CancellationToken ct)
     {
         await using var read = ReadStore.Statement(connection, transaction, ReadSql, "@a", "@d", "@m", "@t", "@u", "@s");
         await using var write = ReadStore.Statement(connection, transaction, WriteSql, "@a", "@d", "@m", "@t", "@u", "@s", "@p", "@q", "@amt");
         foreach (var (key, delta) in deltas)
         {
-            decimal quantity = delta.Quantity, amount = delta.Amount;
-            await using (var reader = await ReadStore.Bind(read, key.Account, key.Day, key.Meter, key.Team, key.User, key.Subscription).ExecuteReaderAsync(ct))
+            if (!_rows.TryGetValue(key, out var row))
             {
-                if (await reader.ReadAsync(ct))
-                {
-                    quantity += reader.GetDecimal(0);
-                    amount += reader.GetDecimal(1);
-                }
+                await using var reader = await ReadStore.Bind(read, key.Account, key.Day, key.Meter, key.Team, key.User, key.Subscription).ExecuteReaderAsync(ct);
+                if (await reader.ReadAsync(ct)) row = (reader.GetDecimal(0), reader.GetDecimal(1));
             }
-            await ReadStore.Bind(write, key.Account, key.Day, key.Meter, key.Team, key.User, key.Subscription, key.Plan, quantity, amount).ExecuteNonQueryAsync(ct);
+            row = (row.Quantity + delta.Quantity, row.Amount + delta.Amount);
+            await ReadStore.Bind(write, key.Account, key.Day, key.Meter, key.Team, key.User, key.Subscription, key.Plan, row.Quantity, row.Amount).ExecuteNonQueryAsync(ct);
+            // Ahead of the database until the transaction commits; a failed one is followed by Forget.
+            _rows[key] = row;
         }
+        Trim(deltas.Keys);
+    }
+
+    /// <summary>
+    /// Over the cap, the rows of days before the newest go first (usage counts on the day the engine
+    /// recorded it, so those rows are done growing), then all.
+    /// </summary>
+    private void Trim(IEnumerable<Key> written)
+    {
+        if (_rows.Count <= cachedRows) return;
+        var newestDay = written.Max(k => k.Day);
+        foreach (var key in _rows.Keys.Where(k => string.CompareOrdinal(k.Day, newestDay) < 0).ToList()) _rows.Remove(key);
+        if (_rows.Count > cachedRows) _rows.Clear();
     }
 
     /// <summary>What plans drew or charged goes to their rows; the rest of each team's and user's usage is uncovered.</summary>

@@ -34,12 +34,63 @@ public sealed class ProjectionCommitTests : IDisposable
         await using var connection = await store.OpenAsync(CancellationToken.None);
         Assert.Equal(5, await ProjectionOffsets.ReadAsync(connection, projection.Name, CancellationToken.None));
 
+        // The refused batches had moved the projection's totals ahead of the table; after Forget (what
+        // the projection actor does when a commit fails) the next batch adds to what was committed.
+        projection.Forget();
+        var more = usage with { Accepted = [usage.Accepted[0] with { EventId = "e-2", Quantity = 2 }] };
+        batch = [new(Offset.Sequence(6), "account-a", 2, more, at.UtcTicks, [])];
+        await CommitAsync(expected: 5);
+        rows = await new UsageReadModel(store).RowsAsync("a", new DateOnly(2026, 3, 1), new DateOnly(2026, 3, 3), null, CancellationToken.None);
+        Assert.Equal(5m, Assert.Single(rows).Quantity);
+
         async Task CommitAsync(long expected)
         {
             await using var connection = await store.OpenAsync(CancellationToken.None);
             await using var transaction = await connection.BeginTransactionAsync();
             await (await projection.PrepareAsync(batch, CancellationToken.None))(connection, transaction, CancellationToken.None);
-            await ProjectionOffsets.AdvanceAsync(connection, transaction, projection.Name, expected, 5, at.UtcTicks, CancellationToken.None);
+            await ProjectionOffsets.AdvanceAsync(connection, transaction, projection.Name, expected, ((Sequence)batch[^1].Offset).Value, at.UtcTicks, CancellationToken.None);
+            await transaction.CommitAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Usage_totals_kept_in_memory_add_up_with_the_table_across_batches_days_and_a_full_cache()
+    {
+        var store = new ReadStore(JournalDatabase.Sqlite(_data.Path));
+        ProjectionsHostingExtensions.CreateSchema(store);
+        var projection = new UsageProjection(cachedRows: 2);
+        var monday = new DateTimeOffset(2026, 3, 2, 10, 0, 0, TimeSpan.Zero);
+        var tuesday = monday.AddDays(1);
+        long ordering = 0;
+
+        await ProjectAsync(monday, ("call", "ana", 3m), ("call", "bob", 1m));
+        await ProjectAsync(monday, ("call", "ana", 2m));
+        Assert.Equal(2, projection.CachedRows);
+        // A third row is over the cap: Monday's rows leave memory, Tuesday's stays.
+        await ProjectAsync(tuesday, ("email", "ana", 4m));
+        Assert.Equal(1, projection.CachedRows);
+        // Monday's rows are read back from the table and added to, not started again from zero.
+        await ProjectAsync(monday, ("call", "ana", 1m), ("call", "bob", 1m));
+        // A new instance (a projection run on another node) starts from the table too.
+        projection = new UsageProjection(cachedRows: 2);
+        await ProjectAsync(tuesday, ("email", "ana", 1m));
+
+        var rows = await new UsageReadModel(store).RowsAsync("a", new DateOnly(2026, 3, 1), new DateOnly(2026, 3, 4), null, CancellationToken.None);
+        var totals = rows.ToDictionary(r => (r.Day, r.Meter, r.User), r => r.Quantity);
+        Assert.Equal(6m, totals[(new DateOnly(2026, 3, 2), "call", "ana")]);
+        Assert.Equal(2m, totals[(new DateOnly(2026, 3, 2), "call", "bob")]);
+        Assert.Equal(5m, totals[(new DateOnly(2026, 3, 3), "email", "ana")]);
+        Assert.Equal(3, totals.Count);
+
+        async Task ProjectAsync(DateTimeOffset at, params (string Meter, string User, decimal Quantity)[] usage)
+        {
+            var records = usage.Select((u, i) => new UsageRecord("crm", $"e-{ordering}-{i}", u.Meter, u.Quantity, at, "sales", u.User, new KafkaPosition(0, ordering))).ToArray();
+            var e = new UsageRecorded(records, [new KafkaPosition(0, ordering)], 0, at);
+            ordering++;
+            await using var connection = await store.OpenAsync(CancellationToken.None);
+            await using var transaction = await connection.BeginTransactionAsync();
+            await (await projection.PrepareAsync([new EventEnvelope(Offset.Sequence(ordering), "account-a", ordering, e, at.UtcTicks, [])], CancellationToken.None))(connection, transaction, CancellationToken.None);
+            await ProjectionOffsets.AdvanceAsync(connection, transaction, projection.Name, ordering - 1, ordering, at.UtcTicks, CancellationToken.None);
             await transaction.CommitAsync();
         }
     }

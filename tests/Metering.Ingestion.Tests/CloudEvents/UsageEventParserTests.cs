@@ -57,6 +57,7 @@ public class UsageEventParserTests
 
     [Theory]
     [InlineData("""{"specversion":"1.0","id":""", "malformed_json")]
+    [InlineData("""{"specversion":"1.0","id":"e","source":"s","type":"crm.lead.created","subject":"acct-42"} {"more":1}""", "malformed_json")]
     [InlineData("""[1,2]""", "not_an_object")]
     [InlineData("""{"specversion":"0.3","id":"e","source":"s","type":"crm.lead.created","subject":"acct-42"}""", "invalid_specversion")]
     [InlineData("""{"specversion":"1.0","source":"s","type":"crm.lead.created","subject":"acct-42"}""", "invalid_id")]
