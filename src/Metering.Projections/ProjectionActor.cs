@@ -114,11 +114,11 @@ public sealed class ProjectionActor : ReceiveActor, IWithTimers
         var last = batch[^1];
         var ordering = ((Sequence)last.Offset).Value;
         var write = await _projection.PrepareAsync(batch, CancellationToken.None);
-        await using var connection = await _store.OpenAsync(CancellationToken.None);
-        await using var transaction = await connection.BeginTransactionAsync();
-        await write(connection, transaction, CancellationToken.None);
-        await ProjectionOffsets.AdvanceAsync(connection, transaction, _projection.Name, offset, ordering, last.Timestamp, CancellationToken.None);
-        await transaction.CommitAsync();
+        await _store.WriteAsync(async (connection, transaction) =>
+        {
+            await write(connection, transaction, CancellationToken.None);
+            await ProjectionOffsets.AdvanceAsync(connection, transaction, _projection.Name, offset, ordering, last.Timestamp, CancellationToken.None);
+        }, CancellationToken.None);
         _telemetry.Projected(_projection.Name, batch.Count);
         return ordering;
     }
@@ -146,13 +146,10 @@ public sealed class ProjectionActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>Rows and offset go in one transaction, so a crash mid-rebuild leaves the old rows or none.</summary>
-    private async Task ResetAsync()
+    private Task ResetAsync() => _store.WriteAsync(async (connection, transaction) =>
     {
-        await using var connection = await _store.OpenAsync(CancellationToken.None);
-        await using var transaction = await connection.BeginTransactionAsync();
         foreach (var table in _projection.Tables)
             await ReadStore.ExecuteAsync(connection, transaction, $"DELETE FROM {table}", CancellationToken.None);
         await ReadStore.ExecuteAsync(connection, transaction, $"DELETE FROM {ProjectionOffsets.Table} WHERE name = @name", CancellationToken.None, ("@name", _projection.Name));
-        await transaction.CommitAsync();
-    }
+    }, CancellationToken.None);
 }

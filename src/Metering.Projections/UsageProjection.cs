@@ -40,12 +40,12 @@ public sealed class UsageProjection(int cachedRows = UsageProjection.DefaultCach
     /// <summary>DDL, idempotent.</summary>
     public static IEnumerable<string> Schema(ReadStore store) =>
     [
-        $"""
-        CREATE TABLE IF NOT EXISTS {Table} (
+        $$"""
+        CREATE TABLE IF NOT EXISTS {{Table}} (
             account_id TEXT NOT NULL, day TEXT NOT NULL, meter TEXT NOT NULL, team TEXT NOT NULL, user_id TEXT NOT NULL,
             subscription_id TEXT NOT NULL, plan_id TEXT NOT NULL,
-            quantity {store.DecimalType} NOT NULL, amount {store.DecimalType} NOT NULL,
-            PRIMARY KEY (account_id, day, meter, team, user_id, subscription_id))
+            quantity {{store.DecimalType}} NOT NULL, amount {{store.DecimalType}} NOT NULL,
+            PRIMARY KEY (account_id, day, meter, team, user_id, subscription_id)){{store.RowidFree}}
         """,
     ];
 

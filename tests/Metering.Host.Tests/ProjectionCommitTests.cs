@@ -94,4 +94,35 @@ public sealed class ProjectionCommitTests : IDisposable
             await transaction.CommitAsync();
         }
     }
+
+    [Fact]
+    public async Task A_write_waiting_for_another_on_SQLite_holds_no_thread_and_starts_after_it_committed()
+    {
+        var store = new ReadStore(JournalDatabase.Sqlite(_data.Path));
+        ProjectionsHostingExtensions.CreateSchema(store);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var first = store.WriteAsync(async (connection, transaction) =>
+        {
+            await ReadStore.ExecuteAsync(connection, transaction, $"INSERT INTO {ProjectionOffsets.Table} (name, ordering, event_timestamp) VALUES ('first', 1, 0)", CancellationToken.None);
+            await gate.Task;
+        }, CancellationToken.None);
+        // Opens the first's transaction later whatever happens, so a blocked caller cannot hang the test.
+        _ = Task.Delay(TimeSpan.FromSeconds(3)).ContinueWith(_ => gate.TrySetResult());
+
+        long? seen = null;
+        var calling = System.Diagnostics.Stopwatch.StartNew();
+        var second = store.WriteAsync(async (connection, transaction) =>
+        {
+            await using var read = JournalDatabase.Command(connection, transaction, $"SELECT ordering FROM {ProjectionOffsets.Table} WHERE name = 'first'");
+            seen = Convert.ToInt64(await read.ExecuteScalarAsync());
+        }, CancellationToken.None);
+        var returnedAfter = calling.Elapsed;
+
+        // Microsoft.Data.Sqlite alone would have blocked this thread in BEGIN until the first committed.
+        Assert.True(returnedAfter < TimeSpan.FromSeconds(1), $"the call held its thread for {returnedAfter}");
+        Assert.False(second.IsCompleted);
+        gate.TrySetResult();
+        await Task.WhenAll(first, second);
+        Assert.Equal(1, seen);
+    }
 }

@@ -23,12 +23,16 @@ public sealed class SmokeBenchmarkTests
                  {
                      "accounts", "events", "produceRate", "rawConsumeRate", "engineRate", "ratioToRaw", "halfLoadRate", "halfLoadEvents",
                      "latencyP50Ms", "latencyP99Ms", "latencyP999Ms", "memoryPerAccountBytes", "accountRecoveryMs", "nodeReadyMs", "nodeRecoveryMs",
+                     "readSideCpuMicrosPerEvent",
                  })
             Assert.True(json.GetProperty(field).GetDouble() > 0, $"{field} should be positive: {json}");
         // The second half is measured only when more than one batch carried it; a smoke run may be one.
         foreach (var field in new[] { "steadyRate", "steadyCpuMicrosPerEvent" })
             Assert.True(json.GetProperty(field).ValueKind == JsonValueKind.Null || json.GetProperty(field).GetDouble() > 0, $"{field} should be null or positive: {json}");
         Assert.True(json.GetProperty("latencyP50Ms").GetDouble() <= json.GetProperty("latencyP999Ms").GetDouble());
+        // The read side's work is counted on top of the engine's, and it may have kept up (0 ms).
+        Assert.True(json.GetProperty("readSideCaughtUpMs").GetDouble() >= 0);
+        Assert.True(json.GetProperty("readSideCpuMicrosPerEvent").GetDouble() >= json.GetProperty("engineCpuMicrosPerEvent").GetDouble());
         // Every event sent, preload and half load, counted exactly once.
         Assert.Equal(result.Events + result.HalfLoadEvents, json.GetProperty("counted").GetInt64());
     }

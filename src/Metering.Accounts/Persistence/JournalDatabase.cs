@@ -11,12 +11,30 @@ namespace Metering.Accounts.Persistence;
 /// </summary>
 public sealed class JournalDatabase
 {
-    private JournalDatabase(string provider, string connectionString, string linqProvider)
+    private JournalDatabase(string provider, string connectionString, string linqProvider, string? sessionPragmas = null)
     {
         Provider = provider;
         ConnectionString = connectionString;
         LinqProviderName = linqProvider;
+        SessionPragmas = sessionPragmas;
     }
+
+    /// <summary>
+    /// SQLite's page cache belongs to each connection and holds 2 MB by default: with 10,000 accounts
+    /// the journal's index and the usage rows did not fit, and most inserts read their pages back
+    /// from the operating system. 32 MB, taken only as pages are used.
+    /// </summary>
+    private const string SqliteCache = "PRAGMA cache_size=-32768;";
+
+    /// <summary>
+    /// Tables that are rebuilt from the journal (<see cref="Beside"/>) commit without an fsync: WAL
+    /// mode keeps them consistent through any crash, and a power cut loses only their last commits,
+    /// which the projections, whose offsets commit with their rows, project again.
+    /// </summary>
+    private const string SqliteRebuildable = SqliteCache + "PRAGMA synchronous=NORMAL;";
+
+    /// <summary>SQLite settings that hold per connection, run as each one opens (null: none).</summary>
+    public string? SessionPragmas { get; }
 
     /// <summary><c>sqlite</c> or <c>postgres</c>.</summary>
     public string Provider { get; }
@@ -50,7 +68,7 @@ public sealed class JournalDatabase
     public DataOptions JournalDataOptions()
     {
         var options = new DataOptions().UseConnectionString(LinqProviderName, ConnectionString);
-        return Provider == "sqlite" ? options.UseInterceptor(new ThreadPoolHop()) : options;
+        return Provider == "sqlite" ? options.UseInterceptor(new ThreadPoolHop()).UseInterceptor(new SessionSettings(this)) : options;
     }
 
     /// <param name="fileName">The journal's file, or a file beside it (see <see cref="Beside"/>).</param>
@@ -59,7 +77,7 @@ public sealed class JournalDatabase
         Directory.CreateDirectory(dataDir);
         var path = Path.GetFullPath(Path.Combine(dataDir, fileName));
         var cs = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 60 }.ToString();
-        return new JournalDatabase("sqlite", cs, ProviderName.SQLiteMS);
+        return new JournalDatabase("sqlite", cs, ProviderName.SQLiteMS, SqliteCache);
     }
 
     /// <summary>
@@ -70,7 +88,7 @@ public sealed class JournalDatabase
     /// </summary>
     public JournalDatabase Beside(string sqliteFileName) =>
         Provider == "sqlite"
-            ? Sqlite(Path.GetDirectoryName(new SqliteConnectionStringBuilder(ConnectionString).DataSource)!, sqliteFileName)
+            ? new JournalDatabase(Provider, new SqliteConnectionStringBuilder(ConnectionString) { DataSource = Path.Combine(Path.GetDirectoryName(new SqliteConnectionStringBuilder(ConnectionString).DataSource)!, sqliteFileName) }.ToString(), LinqProviderName, SqliteRebuildable)
             : this;
 
     public static JournalDatabase Postgres(string connectionString) =>
@@ -90,6 +108,7 @@ public sealed class JournalDatabase
     {
         var connection = Create();
         connection.Open();
+        ApplySessionPragmas(connection);
         return connection;
     }
 
@@ -97,7 +116,17 @@ public sealed class JournalDatabase
     {
         var connection = Create();
         await connection.OpenAsync(ct);
+        ApplySessionPragmas(connection);
         return connection;
+    }
+
+    /// <summary>Runs <see cref="SessionPragmas"/> on a connection just opened (synchronous: SQLite's async is anyway).</summary>
+    public void ApplySessionPragmas(DbConnection connection)
+    {
+        if (SessionPragmas is null) return;
+        using var command = connection.CreateCommand();
+        command.CommandText = SessionPragmas;
+        command.ExecuteNonQuery();
     }
 
     /// <summary>A parameterized command on either provider: values never go into the SQL text.</summary>
