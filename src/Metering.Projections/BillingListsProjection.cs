@@ -90,15 +90,11 @@ public sealed class BillingListsProjection(AccountSettings settings, JournalRepl
             fold.SequenceNr = envelope.SequenceNr;
         }
         var items = touched.SelectMany(t => Changes(t.Key, t.Value)).ToList();
-        return async (connection, transaction, token) =>
-        {
-            await using var upsert = ReadStore.Statement(connection, transaction,
-                $"INSERT INTO {Table} (account_id, kind, seq, id, at, body) VALUES (@a, @k, @seq, @id, @at, @body) " +
-                "ON CONFLICT (account_id, kind, seq) DO UPDATE SET id = excluded.id, at = excluded.at, body = excluded.body",
-                "@a", "@k", "@seq", "@id", "@at", "@body");
-            foreach (var item in items)
-                await ReadStore.Bind(upsert, item.AccountId, item.Kind, item.Seq, item.Id, item.At.UtcTicks, item.Body).ExecuteNonQueryAsync(token);
-        };
+        var rows = items.Select(item => new object?[] { item.AccountId, item.Kind, item.Seq, item.Id, item.At.UtcTicks, item.Body }).ToList();
+        return (connection, transaction, token) => ReadStore.WriteRowsAsync(connection, transaction,
+            $"INSERT INTO {Table} (account_id, kind, seq, id, at, body)",
+            "ON CONFLICT (account_id, kind, seq) DO UPDATE SET id = excluded.id, at = excluded.at, body = excluded.body",
+            6, rows, token);
     }
 
     private async Task<Fold> FoldUpToAsync(string persistenceId, long sequenceNr, CancellationToken ct)

@@ -88,6 +88,47 @@ public sealed class ReadStore(JournalDatabase journal)
         return statement;
     }
 
+    /// <summary>Rows per statement of <see cref="WriteRowsAsync"/>: 900 parameters for the widest table, far below either database's limit.</summary>
+    public const int RowsPerStatement = 100;
+
+    /// <summary>
+    /// Writes <paramref name="rows"/> (each the values of <paramref name="columns"/>, in order) with
+    /// one statement per <see cref="RowsPerStatement"/> rows: <paramref name="insert"/> is the SQL up
+    /// to <c>VALUES</c>, <paramref name="onConflict"/> what follows the rows. A statement per row was
+    /// a round trip per row on PostgreSQL, where the projections trailed the journal by a minute after
+    /// 1,000,000 events for 10,000 accounts.
+    /// </summary>
+    public static async Task WriteRowsAsync(DbConnection connection, DbTransaction transaction, string insert, string onConflict, int columns, IReadOnlyList<object?[]> rows, CancellationToken ct)
+    {
+        DbCommand? full = null;
+        try
+        {
+            for (var start = 0; start < rows.Count; start += RowsPerStatement)
+            {
+                var count = Math.Min(RowsPerStatement, rows.Count - start);
+                var command = count == RowsPerStatement ? full ??= ForRows(count) : ForRows(count);
+                for (var r = 0; r < count; r++)
+                {
+                    var row = rows[start + r];
+                    for (var c = 0; c < columns; c++) command.Parameters[r * columns + c].Value = row[c] ?? DBNull.Value;
+                }
+                await command.ExecuteNonQueryAsync(ct);
+                if (command != full) await command.DisposeAsync();
+            }
+        }
+        finally
+        {
+            if (full is not null) await full.DisposeAsync();
+        }
+
+        DbCommand ForRows(int count)
+        {
+            var names = Enumerable.Range(0, count).Select(r => Enumerable.Range(0, columns).Select(c => $"@r{r}c{c}").ToArray()).ToArray();
+            var values = string.Join(", ", names.Select(row => $"({string.Join(", ", row)})"));
+            return Statement(connection, transaction, $"{insert} VALUES {values} {onConflict}", [.. names.SelectMany(n => n)]);
+        }
+    }
+
     public static async Task ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql, CancellationToken ct, params (string Name, object? Value)[] parameters)
     {
         await using var command = JournalDatabase.Command(connection, transaction, sql, parameters);

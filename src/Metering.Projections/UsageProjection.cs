@@ -57,11 +57,15 @@ public sealed class UsageProjection(int cachedRows = UsageProjection.DefaultCach
 
     public void Forget() => _rows.Clear();
 
-    private readonly record struct Key(string Account, string Day, string Meter, string Team, string User, string Subscription, string Plan);
+    /// <summary>A row's primary key: one statement writes each row once.</summary>
+    private readonly record struct Key(string Account, string Day, string Meter, string Team, string User, string Subscription);
+
+    /// <summary>What a batch adds to a row, and the plan of its subscription (empty for uncovered usage).</summary>
+    private readonly record struct Delta(decimal Quantity, decimal Amount, string Plan);
 
     public Task<ProjectionWrite> PrepareAsync(IReadOnlyList<EventEnvelope> batch, CancellationToken ct)
     {
-        var deltas = new Dictionary<Key, (decimal Quantity, decimal Amount)>();
+        var deltas = new Dictionary<Key, Delta>();
         foreach (var envelope in batch)
         {
             if (envelope.Event is UsageRecorded e)
@@ -73,28 +77,31 @@ public sealed class UsageProjection(int cachedRows = UsageProjection.DefaultCach
     private static readonly string ReadSql =
         $"SELECT quantity, amount FROM {Table} WHERE account_id = @a AND day = @d AND meter = @m AND team = @t AND user_id = @u AND subscription_id = @s";
 
-    private static readonly string WriteSql =
-        $"INSERT INTO {Table} (account_id, day, meter, team, user_id, subscription_id, plan_id, quantity, amount) " +
-        "VALUES (@a, @d, @m, @t, @u, @s, @p, @q, @amt) " +
+    private static readonly string InsertSql = $"INSERT INTO {Table} (account_id, day, meter, team, user_id, subscription_id, plan_id, quantity, amount)";
+
+    private const string OnConflictSql =
         "ON CONFLICT (account_id, day, meter, team, user_id, subscription_id) DO UPDATE SET quantity = excluded.quantity, amount = excluded.amount";
 
     /// <summary>Adds the deltas to the rows; sums in C# decimal (SQLite has no exact decimal arithmetic).</summary>
-    private async Task WriteAsync(Dictionary<Key, (decimal Quantity, decimal Amount)> deltas, DbConnection connection, DbTransaction transaction, CancellationToken ct)
+    private async Task WriteAsync(Dictionary<Key, Delta> deltas, DbConnection connection, DbTransaction transaction, CancellationToken ct)
     {
-        await using var read = ReadStore.Statement(connection, transaction, ReadSql, "@a", "@d", "@m", "@t", "@u", "@s");
-        await using var write = ReadStore.Statement(connection, transaction, WriteSql, "@a", "@d", "@m", "@t", "@u", "@s", "@p", "@q", "@amt");
-        foreach (var (key, delta) in deltas)
+        var rows = new List<object?[]>(deltas.Count);
+        await using (var read = ReadStore.Statement(connection, transaction, ReadSql, "@a", "@d", "@m", "@t", "@u", "@s"))
         {
-            if (!_rows.TryGetValue(key, out var row))
+            foreach (var (key, delta) in deltas)
             {
-                await using var reader = await ReadStore.Bind(read, key.Account, key.Day, key.Meter, key.Team, key.User, key.Subscription).ExecuteReaderAsync(ct);
-                if (await reader.ReadAsync(ct)) row = (reader.GetDecimal(0), reader.GetDecimal(1));
+                if (!_rows.TryGetValue(key, out var row))
+                {
+                    await using var reader = await ReadStore.Bind(read, key.Account, key.Day, key.Meter, key.Team, key.User, key.Subscription).ExecuteReaderAsync(ct);
+                    if (await reader.ReadAsync(ct)) row = (reader.GetDecimal(0), reader.GetDecimal(1));
+                }
+                row = (row.Quantity + delta.Quantity, row.Amount + delta.Amount);
+                rows.Add([key.Account, key.Day, key.Meter, key.Team, key.User, key.Subscription, delta.Plan, row.Quantity, row.Amount]);
+                // Ahead of the database until the transaction commits; a failed one is followed by Forget.
+                _rows[key] = row;
             }
-            row = (row.Quantity + delta.Quantity, row.Amount + delta.Amount);
-            await ReadStore.Bind(write, key.Account, key.Day, key.Meter, key.Team, key.User, key.Subscription, key.Plan, row.Quantity, row.Amount).ExecuteNonQueryAsync(ct);
-            // Ahead of the database until the transaction commits; a failed one is followed by Forget.
-            _rows[key] = row;
         }
+        await ReadStore.WriteRowsAsync(connection, transaction, InsertSql, OnConflictSql, 9, rows, ct);
         Trim(deltas.Keys);
     }
 
@@ -111,7 +118,7 @@ public sealed class UsageProjection(int cachedRows = UsageProjection.DefaultCach
     }
 
     /// <summary>What plans drew or charged goes to their rows; the rest of each team's and user's usage is uncovered.</summary>
-    private static void Add(Dictionary<Key, (decimal Quantity, decimal Amount)> deltas, string account, UsageRecorded e)
+    private static void Add(Dictionary<Key, Delta> deltas, string account, UsageRecorded e)
     {
         var day = DayOf(e.At);
         var uncovered = new Dictionary<(string Meter, string Team, string User), decimal>();
@@ -126,20 +133,21 @@ public sealed class UsageProjection(int cachedRows = UsageProjection.DefaultCach
             Covered(c.Meter, c.Team, c.User, c.SubscriptionId, c.PlanId, c.Quantity, c.Amount);
         foreach (var ((meter, team, user), quantity) in uncovered)
         {
-            if (quantity != 0) Put(new Key(account, day, meter, team, user, "", ""), quantity, 0);
+            if (quantity != 0) Put(new Key(account, day, meter, team, user, ""), "", quantity, 0);
         }
 
         void Covered(string meter, string? team, string? user, string subscription, string? plan, decimal quantity, decimal amount)
         {
             var k = (meter, team ?? "", user ?? "");
             uncovered[k] = uncovered.GetValueOrDefault(k) - quantity;
-            Put(new Key(account, day, meter, k.Item2, k.Item3, subscription, plan ?? ""), quantity, amount);
+            Put(new Key(account, day, meter, k.Item2, k.Item3, subscription), plan ?? "", quantity, amount);
         }
 
-        void Put(Key key, decimal quantity, decimal amount)
+        void Put(Key key, string plan, decimal quantity, decimal amount)
         {
-            var (q, a) = deltas.GetValueOrDefault(key);
-            deltas[key] = (q + quantity, a + amount);
+            var (q, a, known) = deltas.GetValueOrDefault(key);
+            // Events written before draws and charges named their plan carry none: keep one that does.
+            deltas[key] = new Delta(q + quantity, a + amount, plan.Length > 0 ? plan : known ?? "");
         }
     }
 

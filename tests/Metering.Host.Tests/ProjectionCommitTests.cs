@@ -3,6 +3,7 @@ using Metering.Accounts.Persistence;
 using Metering.Domain.Accounts;
 using Metering.Domain.Usage;
 using Metering.Projections;
+using Metering.Tests.Shared;
 
 namespace Metering.Host.Tests;
 
@@ -124,5 +125,35 @@ public sealed class ProjectionCommitTests : IDisposable
         gate.TrySetResult();
         await Task.WhenAll(first, second);
         Assert.Equal(1, seen);
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public async Task A_batch_wider_than_one_statement_writes_every_row_once_with_its_sum(string provider)
+    {
+        await using var postgres = provider == "postgres" ? await TestPostgresDatabase.CreateAsync() : null;
+        var store = new ReadStore(postgres is null ? JournalDatabase.Sqlite(_data.Path) : JournalDatabase.Postgres(postgres.ConnectionString));
+        ProjectionsHostingExtensions.CreateSchema(store);
+        var projection = new UsageProjection();
+        var at = new DateTimeOffset(2026, 3, 2, 10, 0, 0, TimeSpan.Zero);
+        // Two full statements and part of a third; every user twice in the batch, in two events.
+        var users = ReadStore.RowsPerStatement * 2 + 37;
+        EventEnvelope[] batch = [.. Enumerable.Range(0, 2).Select(n =>
+        {
+            var records = Enumerable.Range(0, users).Select(u => new UsageRecord("crm", $"e-{n}-{u}", "call", u + 1, at, "sales", $"user-{u}", new KafkaPosition(0, n))).ToArray();
+            return new EventEnvelope(Offset.Sequence(n + 1), "account-a", n + 1, new UsageRecorded(records, [new KafkaPosition(0, n)], 0, at), at.UtcTicks, []);
+        })];
+
+        await using (var connection = await store.OpenAsync(CancellationToken.None))
+        await using (var transaction = await connection.BeginTransactionAsync())
+        {
+            await (await projection.PrepareAsync(batch, CancellationToken.None))(connection, transaction, CancellationToken.None);
+            await transaction.CommitAsync();
+        }
+
+        var rows = await new UsageReadModel(store).RowsAsync("a", new DateOnly(2026, 3, 1), new DateOnly(2026, 3, 3), null, CancellationToken.None);
+        Assert.Equal(users, rows.Count);
+        Assert.All(rows, r => Assert.Equal(2m * (int.Parse(r.User["user-".Length..]) + 1), r.Quantity));
     }
 }
