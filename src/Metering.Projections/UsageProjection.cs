@@ -74,9 +74,6 @@ public sealed class UsageProjection(int cachedRows = UsageProjection.DefaultCach
         return Task.FromResult<ProjectionWrite>((connection, transaction, token) => WriteAsync(deltas, connection, transaction, token));
     }
 
-    private static readonly string ReadSql =
-        $"SELECT quantity, amount FROM {Table} WHERE account_id = @a AND day = @d AND meter = @m AND team = @t AND user_id = @u AND subscription_id = @s";
-
     private static readonly string InsertSql = $"INSERT INTO {Table} (account_id, day, meter, team, user_id, subscription_id, plan_id, quantity, amount)";
 
     private const string OnConflictSql =
@@ -85,24 +82,37 @@ public sealed class UsageProjection(int cachedRows = UsageProjection.DefaultCach
     /// <summary>Adds the deltas to the rows; sums in C# decimal (SQLite has no exact decimal arithmetic).</summary>
     private async Task WriteAsync(Dictionary<Key, Delta> deltas, DbConnection connection, DbTransaction transaction, CancellationToken ct)
     {
+        await LoadAsync([.. deltas.Keys.Where(k => !_rows.ContainsKey(k))], connection, transaction, ct);
         var rows = new List<object?[]>(deltas.Count);
-        await using (var read = ReadStore.Statement(connection, transaction, ReadSql, "@a", "@d", "@m", "@t", "@u", "@s"))
+        foreach (var (key, delta) in deltas)
         {
-            foreach (var (key, delta) in deltas)
-            {
-                if (!_rows.TryGetValue(key, out var row))
-                {
-                    await using var reader = await ReadStore.Bind(read, key.Account, key.Day, key.Meter, key.Team, key.User, key.Subscription).ExecuteReaderAsync(ct);
-                    if (await reader.ReadAsync(ct)) row = (reader.GetDecimal(0), reader.GetDecimal(1));
-                }
-                row = (row.Quantity + delta.Quantity, row.Amount + delta.Amount);
-                rows.Add([key.Account, key.Day, key.Meter, key.Team, key.User, key.Subscription, delta.Plan, row.Quantity, row.Amount]);
-                // Ahead of the database until the transaction commits; a failed one is followed by Forget.
-                _rows[key] = row;
-            }
+            var (quantity, amount) = _rows.GetValueOrDefault(key);
+            var row = (quantity + delta.Quantity, amount + delta.Amount);
+            rows.Add([key.Account, key.Day, key.Meter, key.Team, key.User, key.Subscription, delta.Plan, row.Item1, row.Item2]);
+            // Ahead of the database until the transaction commits; a failed one is followed by Forget.
+            _rows[key] = row;
         }
         await ReadStore.WriteRowsAsync(connection, transaction, InsertSql, OnConflictSql, 9, rows, ct);
         Trim(deltas.Keys);
+    }
+
+    /// <summary>Reads the rows not in memory, <see cref="ReadStore.RowsPerStatement"/> keys per query (one per row was a round trip each on PostgreSQL); a row not there stays out.</summary>
+    private async Task LoadAsync(IReadOnlyList<Key> keys, DbConnection connection, DbTransaction transaction, CancellationToken ct)
+    {
+        foreach (var chunk in keys.Chunk(ReadStore.RowsPerStatement))
+        {
+            var names = chunk.Select((_, i) => Enumerable.Range(0, 6).Select(c => $"@k{i}c{c}").ToArray()).ToArray();
+            var sql = $"SELECT account_id, day, meter, team, user_id, subscription_id, quantity, amount FROM {Table} " +
+                      $"WHERE (account_id, day, meter, team, user_id, subscription_id) IN ({string.Join(", ", names.Select(n => $"({string.Join(", ", n)})"))})";
+            await using var query = ReadStore.Bind(ReadStore.Statement(connection, transaction, sql, [.. names.SelectMany(n => n)]),
+                [.. chunk.SelectMany(k => new object?[] { k.Account, k.Day, k.Meter, k.Team, k.User, k.Subscription })]);
+            await using var reader = await query.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                var key = new Key(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetString(5));
+                _rows[key] = (reader.GetDecimal(6), reader.GetDecimal(7));
+            }
+        }
     }
 
     /// <summary>

@@ -137,23 +137,28 @@ public sealed class ProjectionCommitTests : IDisposable
         ProjectionsHostingExtensions.CreateSchema(store);
         var projection = new UsageProjection();
         var at = new DateTimeOffset(2026, 3, 2, 10, 0, 0, TimeSpan.Zero);
-        // Two full statements and part of a third; every user twice in the batch, in two events.
+        // Two full statements and part of a third; every user twice in a batch, in two events.
         var users = ReadStore.RowsPerStatement * 2 + 37;
-        EventEnvelope[] batch = [.. Enumerable.Range(0, 2).Select(n =>
-        {
-            var records = Enumerable.Range(0, users).Select(u => new UsageRecord("crm", $"e-{n}-{u}", "call", u + 1, at, "sales", $"user-{u}", new KafkaPosition(0, n))).ToArray();
-            return new EventEnvelope(Offset.Sequence(n + 1), "account-a", n + 1, new UsageRecorded(records, [new KafkaPosition(0, n)], 0, at), at.UtcTicks, []);
-        })];
-
-        await using (var connection = await store.OpenAsync(CancellationToken.None))
-        await using (var transaction = await connection.BeginTransactionAsync())
-        {
-            await (await projection.PrepareAsync(batch, CancellationToken.None))(connection, transaction, CancellationToken.None);
-            await transaction.CommitAsync();
-        }
+        await ProjectAsync(0);
+        // A new instance knows no row: it reads all of them back, in several queries, and adds to them.
+        projection = new UsageProjection();
+        await ProjectAsync(2);
 
         var rows = await new UsageReadModel(store).RowsAsync("a", new DateOnly(2026, 3, 1), new DateOnly(2026, 3, 3), null, CancellationToken.None);
         Assert.Equal(users, rows.Count);
-        Assert.All(rows, r => Assert.Equal(2m * (int.Parse(r.User["user-".Length..]) + 1), r.Quantity));
+        Assert.All(rows, r => Assert.Equal(4m * (int.Parse(r.User["user-".Length..]) + 1), r.Quantity));
+
+        async Task ProjectAsync(int first)
+        {
+            EventEnvelope[] batch = [.. Enumerable.Range(first, 2).Select(n =>
+            {
+                var records = Enumerable.Range(0, users).Select(u => new UsageRecord("crm", $"e-{n}-{u}", "call", u + 1, at, "sales", $"user-{u}", new KafkaPosition(0, n))).ToArray();
+                return new EventEnvelope(Offset.Sequence(n + 1), "account-a", n + 1, new UsageRecorded(records, [new KafkaPosition(0, n)], 0, at), at.UtcTicks, []);
+            })];
+            await using var connection = await store.OpenAsync(CancellationToken.None);
+            await using var transaction = await connection.BeginTransactionAsync();
+            await (await projection.PrepareAsync(batch, CancellationToken.None))(connection, transaction, CancellationToken.None);
+            await transaction.CommitAsync();
+        }
     }
 }
