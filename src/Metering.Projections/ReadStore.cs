@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Text.Json;
 using Metering.Accounts.Persistence;
+using Microsoft.Data.Sqlite;
 
 namespace Metering.Projections;
 
@@ -88,8 +89,14 @@ public sealed class ReadStore(JournalDatabase journal)
         return statement;
     }
 
-    /// <summary>Rows per statement of <see cref="WriteRowsAsync"/>: 900 parameters for the widest table, far below either database's limit.</summary>
-    public const int RowsPerStatement = 100;
+    /// <summary>
+    /// Rows per statement of <see cref="WriteRowsAsync"/> and keys per query of the usage projection's
+    /// reads. PostgreSQL: 100 (900 parameters for the widest table, a round trip saved per row).
+    /// SQLite: one, since there is no round trip to save, and Microsoft.Data.Sqlite binds every
+    /// parameter by name, which SQLite finds by a linear scan: the cost of a wide statement's binding
+    /// grows with the square of its parameters.
+    /// </summary>
+    public static int RowsPerStatement(DbConnection connection) => connection is SqliteConnection ? 1 : 100;
 
     /// <summary>
     /// Writes <paramref name="rows"/> (each the values of <paramref name="columns"/>, in order) with
@@ -100,13 +107,14 @@ public sealed class ReadStore(JournalDatabase journal)
     /// </summary>
     public static async Task WriteRowsAsync(DbConnection connection, DbTransaction transaction, string insert, string onConflict, int columns, IReadOnlyList<object?[]> rows, CancellationToken ct)
     {
+        var perStatement = RowsPerStatement(connection);
         DbCommand? full = null;
         try
         {
-            for (var start = 0; start < rows.Count; start += RowsPerStatement)
+            for (var start = 0; start < rows.Count; start += perStatement)
             {
-                var count = Math.Min(RowsPerStatement, rows.Count - start);
-                var command = count == RowsPerStatement ? full ??= ForRows(count) : ForRows(count);
+                var count = Math.Min(perStatement, rows.Count - start);
+                var command = count == perStatement ? full ??= ForRows(count) : ForRows(count);
                 for (var r = 0; r < count; r++)
                 {
                     var row = rows[start + r];

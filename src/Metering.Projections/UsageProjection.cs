@@ -99,19 +99,35 @@ public sealed class UsageProjection(int cachedRows = UsageProjection.DefaultCach
     /// <summary>Reads the rows not in memory, <see cref="ReadStore.RowsPerStatement"/> keys per query (one per row was a round trip each on PostgreSQL); a row not there stays out.</summary>
     private async Task LoadAsync(IReadOnlyList<Key> keys, DbConnection connection, DbTransaction transaction, CancellationToken ct)
     {
-        foreach (var chunk in keys.Chunk(ReadStore.RowsPerStatement))
+        var perQuery = ReadStore.RowsPerStatement(connection);
+        DbCommand? full = null;
+        try
         {
-            var names = chunk.Select((_, i) => Enumerable.Range(0, 6).Select(c => $"@k{i}c{c}").ToArray()).ToArray();
-            var sql = $"SELECT account_id, day, meter, team, user_id, subscription_id, quantity, amount FROM {Table} " +
-                      $"WHERE (account_id, day, meter, team, user_id, subscription_id) IN ({string.Join(", ", names.Select(n => $"({string.Join(", ", n)})"))})";
-            await using var query = ReadStore.Bind(ReadStore.Statement(connection, transaction, sql, [.. names.SelectMany(n => n)]),
-                [.. chunk.SelectMany(k => new object?[] { k.Account, k.Day, k.Meter, k.Team, k.User, k.Subscription })]);
-            await using var reader = await query.ExecuteReaderAsync(ct);
-            while (await reader.ReadAsync(ct))
+            foreach (var chunk in keys.Chunk(perQuery))
             {
-                var key = new Key(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetString(5));
-                _rows[key] = (reader.GetDecimal(6), reader.GetDecimal(7));
+                var query = chunk.Length == perQuery ? full ??= ForKeys(perQuery) : ForKeys(chunk.Length);
+                ReadStore.Bind(query, [.. chunk.SelectMany(k => new object?[] { k.Account, k.Day, k.Meter, k.Team, k.User, k.Subscription })]);
+                await using (var reader = await query.ExecuteReaderAsync(ct))
+                {
+                    while (await reader.ReadAsync(ct))
+                        _rows[new Key(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetString(5))] = (reader.GetDecimal(6), reader.GetDecimal(7));
+                }
+                if (query != full) await query.DisposeAsync();
             }
+        }
+        finally
+        {
+            if (full is not null) await full.DisposeAsync();
+        }
+
+        DbCommand ForKeys(int count)
+        {
+            var names = Enumerable.Range(0, count).Select(i => Enumerable.Range(0, 6).Select(c => $"@k{i}c{c}").ToArray()).ToArray();
+            // Equalities, not a row-value IN: SQLite scanned the whole table for that.
+            string[] columns = ["account_id", "day", "meter", "team", "user_id", "subscription_id"];
+            var sql = $"SELECT account_id, day, meter, team, user_id, subscription_id, quantity, amount FROM {Table} WHERE " +
+                      string.Join(" OR ", names.Select(n => $"({string.Join(" AND ", columns.Select((column, c) => $"{column} = {n[c]}"))})"));
+            return ReadStore.Statement(connection, transaction, sql, [.. names.SelectMany(n => n)]);
         }
     }
 

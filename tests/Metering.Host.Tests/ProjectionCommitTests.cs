@@ -138,7 +138,8 @@ public sealed class ProjectionCommitTests : IDisposable
         var projection = new UsageProjection();
         var at = new DateTimeOffset(2026, 3, 2, 10, 0, 0, TimeSpan.Zero);
         // Two full statements and part of a third; every user twice in a batch, in two events.
-        var users = ReadStore.RowsPerStatement * 2 + 37;
+        int users;
+        await using (var probe = await store.OpenAsync(CancellationToken.None)) users = ReadStore.RowsPerStatement(probe) * 2 + 37;
         await ProjectAsync(0);
         // A new instance knows no row: it reads all of them back, in several queries, and adds to them.
         projection = new UsageProjection();
