@@ -21,7 +21,7 @@ namespace Metering.Projections;
 /// <para>
 /// The rows it wrote or read are kept in memory (up to <paramref name="cachedRows"/>), so adding a
 /// batch is one upsert per row instead of a read and an upsert: the reads were half of the
-/// projection's statements, 5 % of the engine's CPU with 10,000 accounts. Only this projection
+/// projection's statements, 5.6 % of a thread-time trace's samples at 10,000 accounts. Only this projection
 /// writes the table, and a run starts with a new instance or after <see cref="Forget"/>.
 /// </para>
 /// </remarks>
@@ -123,7 +123,7 @@ public sealed class UsageProjection(int cachedRows = UsageProjection.DefaultCach
         DbCommand ForKeys(int count)
         {
             var names = Enumerable.Range(0, count).Select(i => Enumerable.Range(0, 6).Select(c => $"@k{i}c{c}").ToArray()).ToArray();
-            // Equalities, not a row-value IN: SQLite scanned the whole table for that.
+            // Key equalities OR-ed: both databases answer each from the primary key.
             string[] columns = ["account_id", "day", "meter", "team", "user_id", "subscription_id"];
             var sql = $"SELECT account_id, day, meter, team, user_id, subscription_id, quantity, amount FROM {Table} WHERE " +
                       string.Join(" OR ", names.Select(n => $"({string.Join(" AND ", columns.Select((column, c) => $"{column} = {n[c]}"))})"));
