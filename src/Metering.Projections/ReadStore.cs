@@ -105,7 +105,17 @@ public sealed class ReadStore(JournalDatabase journal)
     /// a round trip per row on PostgreSQL, where the projections trailed the journal by a minute after
     /// 1,000,000 events for 10,000 accounts.
     /// </summary>
-    public static async Task WriteRowsAsync(DbConnection connection, DbTransaction transaction, string insert, string onConflict, int columns, IReadOnlyList<object?[]> rows, CancellationToken ct)
+    public static Task WriteRowsAsync(DbConnection connection, DbTransaction transaction, string insert, string onConflict, int columns, IReadOnlyList<object?[]> rows, CancellationToken ct) =>
+        InChunksAsync(connection, transaction, columns, rows,
+            names => $"{insert} VALUES {string.Join(", ", names.Select(row => $"({string.Join(", ", row)})"))} {onConflict}",
+            command => command.ExecuteNonQueryAsync(ct));
+
+    /// <summary>
+    /// Runs a statement per <see cref="RowsPerStatement"/> rows of <paramref name="rows"/>: its SQL
+    /// comes from <paramref name="sql"/> given each row's parameter names, its parameters take the rows'
+    /// values in order. The statement for a full chunk is prepared once and run again.
+    /// </summary>
+    public static async Task InChunksAsync(DbConnection connection, DbTransaction transaction, int columns, IReadOnlyList<object?[]> rows, Func<string[][], string> sql, Func<DbCommand, Task> run)
     {
         var perStatement = RowsPerStatement(connection);
         DbCommand? full = null;
@@ -120,7 +130,7 @@ public sealed class ReadStore(JournalDatabase journal)
                     var row = rows[start + r];
                     for (var c = 0; c < columns; c++) command.Parameters[r * columns + c].Value = row[c] ?? DBNull.Value;
                 }
-                await command.ExecuteNonQueryAsync(ct);
+                await run(command);
                 if (command != full) await command.DisposeAsync();
             }
         }
@@ -132,8 +142,7 @@ public sealed class ReadStore(JournalDatabase journal)
         DbCommand ForRows(int count)
         {
             var names = Enumerable.Range(0, count).Select(r => Enumerable.Range(0, columns).Select(c => $"@r{r}c{c}").ToArray()).ToArray();
-            var values = string.Join(", ", names.Select(row => $"({string.Join(", ", row)})"));
-            return Statement(connection, transaction, $"{insert} VALUES {values} {onConflict}", [.. names.SelectMany(n => n)]);
+            return Statement(connection, transaction, sql(names), [.. names.SelectMany(n => n)]);
         }
     }
 

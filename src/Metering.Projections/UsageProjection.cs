@@ -74,10 +74,9 @@ public sealed class UsageProjection(int cachedRows = UsageProjection.DefaultCach
         return Task.FromResult<ProjectionWrite>((connection, transaction, token) => WriteAsync(deltas, connection, transaction, token));
     }
 
-    private static readonly string InsertSql = $"INSERT INTO {Table} (account_id, day, meter, team, user_id, subscription_id, plan_id, quantity, amount)";
+    private const string InsertSql = $"INSERT INTO {Table} ({KeyColumns}, plan_id, quantity, amount)";
 
-    private const string OnConflictSql =
-        "ON CONFLICT (account_id, day, meter, team, user_id, subscription_id) DO UPDATE SET quantity = excluded.quantity, amount = excluded.amount";
+    private const string OnConflictSql = $"ON CONFLICT ({KeyColumns}) DO UPDATE SET quantity = excluded.quantity, amount = excluded.amount";
 
     /// <summary>Adds the deltas to the rows; sums in C# decimal (SQLite has no exact decimal arithmetic).</summary>
     private async Task WriteAsync(Dictionary<Key, Delta> deltas, DbConnection connection, DbTransaction transaction, CancellationToken ct)
@@ -97,39 +96,20 @@ public sealed class UsageProjection(int cachedRows = UsageProjection.DefaultCach
     }
 
     /// <summary>Reads the rows not in memory, <see cref="ReadStore.RowsPerStatement"/> keys per query (one per row was a round trip each on PostgreSQL); a row not there stays out.</summary>
-    private async Task LoadAsync(IReadOnlyList<Key> keys, DbConnection connection, DbTransaction transaction, CancellationToken ct)
-    {
-        var perQuery = ReadStore.RowsPerStatement(connection);
-        DbCommand? full = null;
-        try
-        {
-            foreach (var chunk in keys.Chunk(perQuery))
-            {
-                var query = chunk.Length == perQuery ? full ??= ForKeys(perQuery) : ForKeys(chunk.Length);
-                ReadStore.Bind(query, [.. chunk.SelectMany(k => new object?[] { k.Account, k.Day, k.Meter, k.Team, k.User, k.Subscription })]);
-                await using (var reader = await query.ExecuteReaderAsync(ct))
-                {
-                    while (await reader.ReadAsync(ct))
-                        _rows[new Key(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetString(5))] = (reader.GetDecimal(6), reader.GetDecimal(7));
-                }
-                if (query != full) await query.DisposeAsync();
-            }
-        }
-        finally
-        {
-            if (full is not null) await full.DisposeAsync();
-        }
-
-        DbCommand ForKeys(int count)
-        {
-            var names = Enumerable.Range(0, count).Select(i => Enumerable.Range(0, 6).Select(c => $"@k{i}c{c}").ToArray()).ToArray();
+    private Task LoadAsync(IReadOnlyList<Key> keys, DbConnection connection, DbTransaction transaction, CancellationToken ct) =>
+        ReadStore.InChunksAsync(connection, transaction, 6,
+            [.. keys.Select(k => new object?[] { k.Account, k.Day, k.Meter, k.Team, k.User, k.Subscription })],
             // Key equalities OR-ed: both databases answer each from the primary key.
-            string[] columns = ["account_id", "day", "meter", "team", "user_id", "subscription_id"];
-            var sql = $"SELECT account_id, day, meter, team, user_id, subscription_id, quantity, amount FROM {Table} WHERE " +
-                      string.Join(" OR ", names.Select(n => $"({string.Join(" AND ", columns.Select((column, c) => $"{column} = {n[c]}"))})"));
-            return ReadStore.Statement(connection, transaction, sql, [.. names.SelectMany(n => n)]);
-        }
-    }
+            names => $"SELECT {KeyColumns}, quantity, amount FROM {Table} WHERE " +
+                     string.Join(" OR ", names.Select(n => $"({string.Join(" AND ", KeyColumns.Split(", ").Select((column, c) => $"{column} = {n[c]}"))})")),
+            async query =>
+            {
+                await using var reader = await query.ExecuteReaderAsync(ct);
+                while (await reader.ReadAsync(ct))
+                    _rows[new Key(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetString(5))] = (reader.GetDecimal(6), reader.GetDecimal(7));
+            });
+
+    private const string KeyColumns = "account_id, day, meter, team, user_id, subscription_id";
 
     /// <summary>
     /// Over the cap, the rows of days before the newest go first (usage counts on the day the engine

@@ -72,12 +72,14 @@ public sealed class JournalDatabase
     }
 
     /// <param name="fileName">The journal's file, or a file beside it (see <see cref="Beside"/>).</param>
-    public static JournalDatabase Sqlite(string dataDir, string fileName = "metering.db")
+    public static JournalDatabase Sqlite(string dataDir, string fileName = "metering.db") => Sqlite(dataDir, fileName, SqliteCache);
+
+    private static JournalDatabase Sqlite(string dataDir, string fileName, string sessionPragmas)
     {
         Directory.CreateDirectory(dataDir);
         var path = Path.GetFullPath(Path.Combine(dataDir, fileName));
         var cs = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 60 }.ToString();
-        return new JournalDatabase("sqlite", cs, ProviderName.SQLiteMS, SqliteCache);
+        return new JournalDatabase("sqlite", cs, ProviderName.SQLiteMS, sessionPragmas);
     }
 
     /// <summary>
@@ -88,7 +90,7 @@ public sealed class JournalDatabase
     /// </summary>
     public JournalDatabase Beside(string sqliteFileName) =>
         Provider == "sqlite"
-            ? new JournalDatabase(Provider, new SqliteConnectionStringBuilder(ConnectionString) { DataSource = Path.Combine(Path.GetDirectoryName(new SqliteConnectionStringBuilder(ConnectionString).DataSource)!, sqliteFileName) }.ToString(), LinqProviderName, SqliteRebuildable)
+            ? Sqlite(Path.GetDirectoryName(new SqliteConnectionStringBuilder(ConnectionString).DataSource)!, sqliteFileName, SqliteRebuildable)
             : this;
 
     public static JournalDatabase Postgres(string connectionString) =>
