@@ -17,8 +17,8 @@ public sealed class ProjectionsSingleton;
 public static class ProjectionsHostingExtensions
 {
     /// <summary>
-    /// Creates the read tables (idempotent) and runs every projection in one cluster singleton, so
-    /// however many nodes run, each event is projected once.
+    /// Creates the read tables (idempotent) and runs every projection in one cluster singleton over one
+    /// read of the journal, so however many nodes run, each event is projected once.
     /// </summary>
     public static AkkaConfigurationBuilder AddMeteringProjections(
         this AkkaConfigurationBuilder builder, ReadStore store, ProjectionsOptions options, AccountsOptions accounts, ProjectionTelemetry telemetry)
@@ -28,7 +28,7 @@ public static class ProjectionsHostingExtensions
             .WithCustomSerializer("metering-projections", ProjectionSerializer.BoundTypes, system => new ProjectionSerializer(system))
             .WithSingleton<ProjectionsSingleton>(
                 ProjectionsActor.Id,
-                (system, _, _) => Props.Create(() => new ProjectionsActor(Create(system, accounts.Settings, options), store, options, telemetry)),
+                (system, _, _) => ProjectionsActor.Props(Create(system, accounts.Settings, options), store, options, telemetry),
                 new ClusterSingletonOptions(),
                 createProxyToo: true);
     }

@@ -51,13 +51,16 @@ public abstract class ProjectionTests : IAsyncLifetime
             await AssertSeriesMatchAccountAsync(host, buckets: 5, lastDayEmpty: true);
             await AssertListsAsync(host);
 
-            // Rebuilt from scratch, every read row comes back the same.
+            // Rebuilt from scratch, one at a time, every read row comes back the same: the projections
+            // share one read of the journal, so the one not rebuilt must skip what it already counted.
             var before = await ReadRowsAsync(host);
-            var rebuilt = await host.SendAsync(HttpMethod.Post, "/api/v1/projections/usage/rebuild", expected: HttpStatusCode.Accepted);
-            Assert.Equal("rebuilding", rebuilt.GetProperty("status").GetString());
-            await host.SendAsync(HttpMethod.Post, "/api/v1/projections/billing/rebuild", expected: HttpStatusCode.Accepted);
-            await host.Http.ProjectionsCaughtUpAsync(TimeSpan.FromSeconds(120));
-            Assert.Equal(before, await ReadRowsAsync(host));
+            foreach (var name in new[] { "billing", "usage" })
+            {
+                var rebuilt = await host.SendAsync(HttpMethod.Post, $"/api/v1/projections/{name}/rebuild", expected: HttpStatusCode.Accepted);
+                Assert.Equal("rebuilding", rebuilt.GetProperty("status").GetString());
+                await host.Http.ProjectionsCaughtUpAsync(TimeSpan.FromSeconds(120));
+                Assert.Equal(before, await ReadRowsAsync(host));
+            }
 
             // Stopped while the projection is still behind: the next host resumes from the committed offset.
             await PostDayAsync(host, 4);
