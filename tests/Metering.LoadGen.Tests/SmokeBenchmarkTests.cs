@@ -27,8 +27,10 @@ public sealed class SmokeBenchmarkTests
                  })
             Assert.True(json.GetProperty(field).GetDouble() > 0, $"{field} should be positive: {json}");
         // The second half is measured only when more than one batch carried it; a smoke run may be one.
-        foreach (var field in new[] { "steadyRate", "steadyCpuMicrosPerEvent" })
+        foreach (var field in new[] { "steadyRate", "steadyCpuMicrosPerEvent", "steadyAllocatedBytesPerEvent" })
             Assert.True(json.GetProperty(field).ValueKind == JsonValueKind.Null || json.GetProperty(field).GetDouble() > 0, $"{field} should be null or positive: {json}");
+        // A short second half may run no collection at all.
+        Assert.True(json.GetProperty("steadyCollections").ValueKind == JsonValueKind.Null || json.GetProperty("steadyCollections").GetInt32() >= 0, json.ToString());
         Assert.True(json.GetProperty("latencyP50Ms").GetDouble() <= json.GetProperty("latencyP999Ms").GetDouble());
         // The read side's work is counted on top of the engine's, and it may have kept up (0 ms).
         Assert.True(json.GetProperty("readSideCaughtUpMs").GetDouble() >= 0);

@@ -44,6 +44,8 @@ public sealed class EngineMeters : IDisposable
             {
                 DurableAtMark = durable;
                 CpuAtMark = Process.GetCurrentProcess().TotalProcessorTime;
+                AllocatedAtMark = GC.GetTotalAllocatedBytes();
+                CollectionsAtMark = GC.CollectionCount(0);
             }
             Volatile.Write(ref _lastDurableAt, now);
         });
@@ -76,6 +78,12 @@ public sealed class EngineMeters : IDisposable
     public long DurableAtMark { get; private set; }
 
     public TimeSpan CpuAtMark { get; private set; }
+
+    /// <summary>Bytes the process had allocated at the mark: unlike CPU time, what the engine allocates per event does not drift with the machine's speed.</summary>
+    public long AllocatedAtMark { get; private set; }
+
+    /// <summary>Garbage collections (of any generation) the process had run at the mark.</summary>
+    public int CollectionsAtMark { get; private set; }
 
     /// <summary>From the mark to the last record made durable.</summary>
     public TimeSpan SinceMark => Stopwatch.GetElapsedTime(Interlocked.Read(ref _markedAt), Volatile.Read(ref _lastDurableAt));

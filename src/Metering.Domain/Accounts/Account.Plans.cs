@@ -128,11 +128,26 @@ public sealed partial class Account
     /// account-wide ones; within each, oldest subscription first. A team-scoped plan never covers
     /// another team's usage or usage without a team.
     /// </summary>
-    public IEnumerable<Subscription> DrawOrder(string? team)
+    public IReadOnlyList<Subscription> DrawOrder(string? team) => new DrawOrders(this).For(team);
+
+    /// <summary>
+    /// The draw order of each team, worked out once per usage batch rather than once per event (sorting
+    /// the plans for every event was a measured share of the engine's allocations).
+    /// </summary>
+    private sealed class DrawOrders(Account account)
     {
-        var active = ActiveSubscriptions.OrderBy(s => s.StartedAt).ThenBy(s => s.Id, StringComparer.Ordinal).ToList();
-        var own = team is null ? [] : active.Where(s => s.Team == team);
-        return own.Concat(active.Where(s => s.Team is null));
+        private readonly List<Subscription> _active = [.. account.ActiveSubscriptions.OrderBy(s => s.StartedAt).ThenBy(s => s.Id, StringComparer.Ordinal)];
+        private readonly Dictionary<string, Subscription[]> _byTeam = new(StringComparer.Ordinal);
+        private Subscription[]? _accountWide;
+
+        public Subscription[] For(string? team)
+        {
+            _accountWide ??= [.. _active.Where(s => s.Team is null)];
+            if (team is null) return _accountWide;
+            if (!_byTeam.TryGetValue(team, out var order))
+                _byTeam[team] = order = [.. _active.Where(s => s.Team == team), .. _accountWide];
+            return order;
+        }
     }
 
     /// <summary>
@@ -149,11 +164,12 @@ public sealed partial class Account
         var drawnBySub = new Dictionary<(string Sub, string Meter), decimal>();
         // Insertion-ordered (nothing is removed), so rating runs in order of first appearance.
         var overage = new Dictionary<(Subscription Sub, string Meter, string? Team, string? User), decimal>();
+        var orders = new DrawOrders(this);
         foreach (var record in records)
         {
             var left = record.Quantity;
             Subscription? pricer = null;
-            foreach (var sub in DrawOrder(record.Team))
+            foreach (var sub in orders.For(record.Team))
             {
                 pricer ??= sub.Plan.Overage.ContainsKey(record.Meter) ? sub : null;
                 if (left == 0) continue;
