@@ -48,15 +48,6 @@ public class RulesTests
     }
 
     [Fact]
-    public void Default_meters_map_crm_event_types()
-    {
-        Assert.Equal("lead", MeterCatalog.Default.FindByEventType("crm.lead.created")!.Key);
-        Assert.Equal("call", MeterCatalog.Default.FindByEventType("crm.call.completed")!.Key);
-        Assert.Equal("email", MeterCatalog.Default.FindByEventType("crm.email.sent")!.Key);
-        Assert.Null(MeterCatalog.Default.FindByEventType("crm.unknown"));
-    }
-
-    [Fact]
     public void A_meter_catalog_refuses_two_meters_on_one_event_type()
     {
         Assert.Throws<ArgumentException>(() => new MeterCatalog([new MeterDefinition("a", "t"), new MeterDefinition("b", "t")]));

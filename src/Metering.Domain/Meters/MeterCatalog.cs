@@ -1,22 +1,20 @@
 namespace Metering.Domain.Meters;
 
-/// <summary>The configured meters, looked up by CloudEvents type on the hot path.</summary>
+/// <summary>The configured meters; each CloudEvents type feeds at most one.</summary>
 public sealed class MeterCatalog
 {
-    private readonly Dictionary<string, MeterDefinition> _byEventType;
-
     public MeterCatalog(IEnumerable<MeterDefinition> meters)
     {
         Meters = meters.ToArray();
         var keys = new HashSet<string>(StringComparer.Ordinal);
-        _byEventType = new Dictionary<string, MeterDefinition>(StringComparer.Ordinal);
+        var eventTypes = new HashSet<string>(StringComparer.Ordinal);
         foreach (var meter in Meters)
         {
             if (string.IsNullOrWhiteSpace(meter.Key) || string.IsNullOrWhiteSpace(meter.EventType))
                 throw new ArgumentException("A meter needs a key and an event type.");
             if (!keys.Add(meter.Key))
                 throw new ArgumentException($"Meter key '{meter.Key}' is configured twice.");
-            if (!_byEventType.TryAdd(meter.EventType, meter))
+            if (!eventTypes.Add(meter.EventType))
                 throw new ArgumentException($"Event type '{meter.EventType}' feeds two meters.");
         }
     }
@@ -30,7 +28,4 @@ public sealed class MeterCatalog
     ]);
 
     public IReadOnlyList<MeterDefinition> Meters { get; }
-
-    public MeterDefinition? FindByEventType(string eventType) =>
-        _byEventType.GetValueOrDefault(eventType);
 }

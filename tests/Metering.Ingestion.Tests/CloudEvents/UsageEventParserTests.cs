@@ -48,6 +48,21 @@ public class UsageEventParserTests
         Assert.Equal(3.05m, parsed.Record.Quantity);
     }
 
+    [Theory]
+    [InlineData("crm.lead.created", "lead")]
+    [InlineData("crm.call.completed", "call")]
+    [InlineData("crm.email.sent", "email")]
+    [InlineData("crm.email\\u002esent", "email")] // JSON escapes name the same type
+    [InlineData("crm.email.sent.", null)]
+    [InlineData("CRM.email.sent", null)]
+    public void The_type_picks_the_meter_exactly(string type, string? meter)
+    {
+        var parsed = Parse($$"""{"specversion":"1\u002e0","id":"e-t","source":"crm","type":"{{type}}","subject":"acct-42","datacontenttype":"application/json; charset=utf-8"}""");
+        Assert.Equal(meter, parsed.Record?.Meter);
+        if (meter is null) Assert.Equal("unknown_type", parsed.Rejection!.Code);
+        else Assert.Equal("acct-42", parsed.AccountId);
+    }
+
     [Fact]
     public void Without_a_key_the_subject_routes_the_event()
     {
