@@ -51,6 +51,7 @@ public sealed record BenchmarkResult(
     double? SteadyCpuMicrosPerEvent,
     double? SteadyAllocatedBytesPerEvent,
     int? SteadyCollections,
+    double? SteadyGcPausePercent,
     double ReadSideCaughtUpMs,
     double ReadSideCpuMicrosPerEvent);
 
@@ -97,11 +98,12 @@ public static class EndToEndBenchmark
             var cpu = CpuTime();
             var allocated = GC.GetTotalAllocatedBytes();
             var collections = GC.CollectionCount(0);
+            var gcPause = GC.GetTotalPauseDuration();
             var engineCpuPerEvent = (cpu - meters.CpuAtFirstConsumed).TotalMicroseconds / options.Events;
             log.WriteLine($"Engine to durable state: {engineRate:N0} events/s ({engineRate / raw:P0} of raw), {engineCpuPerEvent:N1} µs CPU per event");
             // Null when the batch that passed the mark was the last: a short run can be one or two batches.
             var steadyEvents = options.Events - meters.DurableAtMark;
-            double? steadyRate = null, steadyCpuPerEvent = null, steadyAllocatedPerEvent = null;
+            double? steadyRate = null, steadyCpuPerEvent = null, steadyAllocatedPerEvent = null, steadyGcPausePercent = null;
             int? steadyCollections = null;
             if (steadyEvents > 0 && meters.SinceMark > TimeSpan.Zero)
             {
@@ -109,7 +111,8 @@ public static class EndToEndBenchmark
                 steadyCpuPerEvent = Math.Round((cpu - meters.CpuAtMark).TotalMicroseconds / steadyEvents, 2);
                 steadyAllocatedPerEvent = Round((double)(allocated - meters.AllocatedAtMark) / steadyEvents);
                 steadyCollections = collections - meters.CollectionsAtMark;
-                log.WriteLine($"  its second half (accounts warm): {steadyRate:N0} events/s ({steadyRate / raw:P0} of raw), {steadyCpuPerEvent:N1} µs CPU per event, {steadyAllocatedPerEvent:N0} bytes allocated per event, {steadyCollections} garbage collections");
+                steadyGcPausePercent = Math.Round(100 * (gcPause - meters.GcPauseAtMark) / meters.SinceMark, 1);
+                log.WriteLine($"  its second half (accounts warm): {steadyRate:N0} events/s ({steadyRate / raw:P0} of raw), {steadyCpuPerEvent:N1} µs CPU per event, {steadyAllocatedPerEvent:N0} bytes allocated per event, {steadyCollections} garbage collections pausing the engine {steadyGcPausePercent} % of the time");
             }
 
             // The projections follow the journal on their own: until they caught up, part of the run's
@@ -137,7 +140,7 @@ public static class EndToEndBenchmark
                 Math.Round(rawCpuPerEvent, 2), Math.Round(engineCpuPerEvent, 2), Round(halfRate), halfEvents,
                 Math.Round(latency[0], 2), Math.Round(latency[1], 2), Math.Round(latency[2], 2),
                 Round(recovery.BytesPerAccount), Math.Round(recovery.AccountMs, 2), Round(recovery.ReadyMs), Round(recovery.NodeMs), recovery.Counted,
-                steadyRate, steadyCpuPerEvent, steadyAllocatedPerEvent, steadyCollections, Round(readSide.TotalMilliseconds), Math.Round(readSideCpuPerEvent, 2));
+                steadyRate, steadyCpuPerEvent, steadyAllocatedPerEvent, steadyCollections, steadyGcPausePercent, Round(readSide.TotalMilliseconds), Math.Round(readSideCpuPerEvent, 2));
         }
         finally
         {

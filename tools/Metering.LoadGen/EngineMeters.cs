@@ -46,6 +46,7 @@ public sealed class EngineMeters : IDisposable
                 CpuAtMark = Process.GetCurrentProcess().TotalProcessorTime;
                 AllocatedAtMark = GC.GetTotalAllocatedBytes();
                 CollectionsAtMark = GC.CollectionCount(0);
+                GcPauseAtMark = GC.GetTotalPauseDuration();
             }
             Volatile.Write(ref _lastDurableAt, now);
         });
@@ -84,6 +85,9 @@ public sealed class EngineMeters : IDisposable
 
     /// <summary>Garbage collections (of any generation) the process had run at the mark.</summary>
     public int CollectionsAtMark { get; private set; }
+
+    /// <summary>Time the process had spent with its threads paused for garbage collection at the mark.</summary>
+    public TimeSpan GcPauseAtMark { get; private set; }
 
     /// <summary>From the mark to the last record made durable.</summary>
     public TimeSpan SinceMark => Stopwatch.GetElapsedTime(Interlocked.Read(ref _markedAt), Volatile.Read(ref _lastDurableAt));
