@@ -61,6 +61,7 @@ public static class MeteringApp
         builder.Services.TryAddSingleton<IPaymentGateway>(sp =>
             new SandboxPaymentGateway(Path.Combine(dataDir, SandboxPaymentGateway.DefaultFileName), sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = ApiMetrics.Count);
+        builder.Services.AddExceptionHandler<AskTimeoutHandler>();
         builder.Services.AddOpenApi();
         // Webhooks connect only where WebhookPolicy allows, never through a proxy, and never follow redirects.
         builder.Services.AddHttpClient<INotificationSink, NotificationSender>(http => http.Timeout = TimeSpan.FromSeconds(10))

@@ -53,31 +53,18 @@ public static class PlansEndpoints
 
     private static async Task<IResult> ListPlans(IRequiredActor<PlanCatalogSingleton> catalog, AccountsOptions options, CancellationToken ct)
     {
-        try
-        {
-            var list = await (await catalog.GetAsync(ct)).Ask<PlanList>(GetPlans.Instance, options.AskTimeout, ct);
-            return Results.Ok(list.Plans);
-        }
-        catch (AskTimeoutException)
-        {
-            return Unavailable();
-        }
+        // An unanswered ask is a 503 with Retry-After (AskTimeoutHandler), for every endpoint.
+        var list = await (await catalog.GetAsync(ct)).Ask<PlanList>(GetPlans.Instance, options.AskTimeout, ct);
+        return Results.Ok(list.Plans);
     }
 
     private static async Task<IResult> ReadPlan(string planId, IRequiredActor<PlanCatalogSingleton> catalog, AccountsOptions options, CancellationToken ct)
     {
         if (!AccountId.IsValid(planId)) return InvalidId();
-        try
-        {
-            var found = await (await catalog.GetAsync(ct)).Ask<PlanFound>(new GetPlan(planId), options.AskTimeout, ct);
-            return found.Plan is { } plan
-                ? Results.Ok(plan)
-                : Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such plan", detail: $"The catalog has no plan '{planId}'.");
-        }
-        catch (AskTimeoutException)
-        {
-            return Unavailable();
-        }
+        var found = await (await catalog.GetAsync(ct)).Ask<PlanFound>(new GetPlan(planId), options.AskTimeout, ct);
+        return found.Plan is { } plan
+            ? Results.Ok(plan)
+            : Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such plan", detail: $"The catalog has no plan '{planId}'.");
     }
 
     private static async Task<IResult> ReplacePlan(
@@ -117,16 +104,7 @@ public static class PlansEndpoints
             return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Plan id mismatch",
                 detail: $"The body's id '{plan.Id}' is not the id in the URL '{planId}'. Leave it out or make them equal.");
 
-        PlanPutResult result;
-        try
-        {
-            result = await (await catalog.GetAsync(ct)).Ask<PlanPutResult>(new PutPlan(plan), options.AskTimeout, ct);
-        }
-        catch (AskTimeoutException)
-        {
-            return Unavailable();
-        }
-
+        var result = await (await catalog.GetAsync(ct)).Ask<PlanPutResult>(new PutPlan(plan), options.AskTimeout, ct);
         if (result is not { Errors.Count: 0, Plan: { } stored })
             return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid plan",
                 detail: $"The plan has {result.Errors.Count} problem(s); nothing was changed.",
@@ -142,8 +120,4 @@ public static class PlansEndpoints
 
     private static IResult TooLarge() =>
         Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Payload too large", detail: $"At most {MaxBodyBytes} bytes per request.");
-
-    private static IResult Unavailable() =>
-        Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Plan catalog unavailable",
-            detail: "The plan catalog did not answer in time (it may be moving to another node). Retry shortly.");
 }
