@@ -84,9 +84,9 @@ public sealed class UsageEventParser(MeterCatalog meters, UsageEventLimits limit
                 ? ParsedEvent.Reject("unknown_type", $"Event type '{Truncate(unknown)}' feeds no meter.")
                 : ParsedEvent.Reject("invalid_type", "'type' is required.");
 
-        var subject = key is not null && root.TryGetProperty("subject", out var subjectElement) && TextEquals(subjectElement, key) == true
-            ? key
-            : ReadString(root, "subject");
+        var subject = !root.TryGetProperty("subject", out var subjectElement) ? null
+            : key is not null && TextEquals(subjectElement, key) == true ? key
+            : Text(subjectElement);
         if (subject is null)
             return ParsedEvent.Reject("missing_subject", "'subject' (the account id) is required.");
         if (!AccountId.IsValid(subject))
@@ -94,9 +94,9 @@ public sealed class UsageEventParser(MeterCatalog meters, UsageEventLimits limit
         if (key is not null && key != subject)
             return ParsedEvent.Reject("subject_key_mismatch", $"Kafka key '{Truncate(key)}' does not match subject '{subject}'.");
 
-        var contentType = root.TryGetProperty("datacontenttype", out var contentTypeElement) && TextEquals(contentTypeElement, "application/json") == true
+        var contentType = !root.TryGetProperty("datacontenttype", out var contentTypeElement) || TextEquals(contentTypeElement, "application/json") == true
             ? null
-            : ReadString(root, "datacontenttype");
+            : Text(contentTypeElement);
         if (contentType is not null && !contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
             return ParsedEvent.Reject("invalid_datacontenttype", "'datacontenttype' must be application/json when present.");
 
