@@ -150,6 +150,9 @@ public static class AccountsHostingExtensions
                   read-isolation-level = {{database.ReadIsolationLevel}}
                 }
                 akka.persistence.snapshot-store.sql.read-isolation-level = {{database.ReadIsolationLevel}}
+                # Akka.Persistence.Sql's plugins with recovery's reads made plainly (RecoveryReads).
+                akka.persistence.journal.sql.class = "{{typeof(MeteringSqlJournal).AssemblyQualifiedName}}"
+                akka.persistence.snapshot-store.sql.class = "{{typeof(MeteringSqlSnapshotStore).AssemblyQualifiedName}}"
                 akka.persistence.query.journal.sql.read-isolation-level = {{database.ReadIsolationLevel}}
                 """, HoconAddMode.Prepend)
             .WithSqlPersistence(

@@ -1,9 +1,7 @@
 using System.Diagnostics;
 using Akka.Actor;
-using Akka.Configuration;
-using Akka.Persistence.Sql;
+using Akka.Persistence;
 using Akka.TestKit.Xunit2;
-using LinqToDB;
 using Metering.Accounts.Messages;
 using Metering.Accounts.Persistence;
 using Metering.Billing.Payments;
@@ -16,7 +14,7 @@ using Microsoft.Extensions.Time.Testing;
 namespace Metering.Accounts.Tests;
 
 /// <summary>
-/// An account on the SQL journal the engine runs (Akka.Persistence.Sql, here on a SQLite file) with
+/// An account on the SQL journal the engine runs (Akka.Persistence.Sql with its recovery reads, here on a SQLite file) with
 /// its traces listened to, as in the host.
 /// </summary>
 public sealed class AccountSqlJournalTests : TestKit
@@ -35,38 +33,11 @@ public sealed class AccountSqlJournalTests : TestKit
     {
     }
 
-    private AccountSqlJournalTests(string dataDir) : base(JournalConfig(dataDir))
+    private AccountSqlJournalTests(string dataDir) : base(SqlJournalConfig.For(dataDir))
     {
         _dataDir = dataDir;
         _gateway = new SandboxPaymentGateway(Path.Combine(dataDir, "gateway.db"), new FakeTimeProvider(T0));
         ActivitySource.AddActivityListener(_traces);
-    }
-
-    /// <summary>
-    /// One failed journal call opens the journal's circuit breaker (ten by default), so a single
-    /// failed write shows as the next write failing fast.
-    /// </summary>
-    private static Config JournalConfig(string dataDir)
-    {
-        var database = JournalDatabase.Sqlite(dataDir);
-        database.Prepare();
-        return ConfigurationFactory.ParseString($$"""
-            akka.persistence.journal.plugin = "akka.persistence.journal.sql"
-            akka.persistence.journal.sql {
-              connection-string = "{{database.ConnectionString}}"
-              provider-name = "{{ProviderName.SQLiteMS}}"
-              auto-initialize = on
-              circuit-breaker.max-failures = 1
-              circuit-breaker.reset-timeout = 60s
-            }
-            akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.sql"
-            akka.persistence.snapshot-store.sql {
-              connection-string = "{{database.ConnectionString}}"
-              provider-name = "{{ProviderName.SQLiteMS}}"
-              auto-initialize = on
-            }
-            akka.test.single-expect-default = 10s
-            """).WithFallback(SqlPersistence.DefaultConfiguration);
     }
 
     protected override void Dispose(bool disposing)
@@ -77,6 +48,81 @@ public sealed class AccountSqlJournalTests : TestKit
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         try { Directory.Delete(_dataDir, recursive: true); } catch (IOException) { }
     }
+
+    [Fact]
+    public async Task An_account_recovers_from_its_latest_snapshot_and_the_events_after_it()
+    {
+        var options = new AccountsOptions { SnapshotEvery = 3 };
+        var account = StartAccount("r2", options);
+        for (var i = 0; i < 7; i++)
+        {
+            account.Tell(new RecordAccountUsage("r2", [Usage($"{i}", i)]), TestActor);
+            ExpectMsg(new UsageAccepted("r2", 1, 0, 0));
+        }
+        Stop(account);
+
+        var reads = Reads();
+        var highest = await reads.HighestSequenceNrAsync("account-r2", 0, CancellationToken.None);
+        // Snapshots are saved beside the journal's writes, in their own time: wait for the last one.
+        SelectedSnapshot? snapshot = null;
+        await Eventually.TrueAsync(async () => (snapshot = await reads.LatestSnapshotAsync("account-r2", CancellationToken.None)) is { Metadata.SequenceNr: > 3 },
+            TimeSpan.FromSeconds(10), "the account's second snapshot was not saved");
+        Assert.NotNull(snapshot);
+        var snapshotAt = snapshot.Metadata.SequenceNr;
+        // One event per batch here: the snapshot holds as many usage events as its sequence number.
+        Assert.Equal(snapshotAt, Assert.IsType<AccountSnapshot>(snapshot.Snapshot).EventsProcessed);
+        Assert.InRange(snapshotAt, 4, highest);
+
+        // After the snapshot: every event, in order; bounded by `to` and `max` when asked.
+        var after = new List<IPersistentRepresentation>();
+        await reads.ReplayAsync("account-r2", snapshotAt + 1, long.MaxValue, long.MaxValue, after.Add);
+        Assert.Equal(Enumerable.Range((int)snapshotAt + 1, (int)(highest - snapshotAt)).Select(n => (long)n), after.Select(p => p.SequenceNr));
+        Assert.All(after, p => Assert.IsAssignableFrom<IAccountEvent>(p.Payload));
+        var bounded = new List<IPersistentRepresentation>();
+        await reads.ReplayAsync("account-r2", 2, 5, 2, bounded.Add);
+        Assert.Equal([2L, 3L], bounded.Select(p => p.SequenceNr));
+        Assert.Equal(0, await reads.HighestSequenceNrAsync("account-r2", highest, CancellationToken.None));
+
+        // A new incarnation has every event, and its next write follows the last number.
+        account = StartAccount("r2", options);
+        account.Tell(new GetAccountOverview("r2"), TestActor);
+        Assert.Equal(7, ExpectMsg<AccountOverview>().EventsProcessed);
+        account.Tell(new RecordAccountUsage("r2", [Usage("7", 7)]), TestActor);
+        ExpectMsg(new UsageAccepted("r2", 1, 0, 0));
+        Stop(account);
+        account = StartAccount("r2", options);
+        account.Tell(new GetAccountOverview("r2"), TestActor);
+        Assert.Equal(8, ExpectMsg<AccountOverview>().EventsProcessed);
+    }
+
+    [Fact]
+    public async Task A_journal_row_that_names_no_serializer_is_refused_not_guessed_at()
+    {
+        var account = StartAccount("r3", new AccountsOptions());
+        account.Tell(new RecordAccountUsage("r3", [Usage("1", 0)]), TestActor);
+        ExpectMsg(new UsageAccepted("r3", 1, 0, 0));
+        Stop(account);
+        await using (var connection = await JournalDatabase.Sqlite(_dataDir).OpenAsync(CancellationToken.None))
+        await using (var command = JournalDatabase.Command(connection, null, "UPDATE journal SET identifier = NULL WHERE persistence_id = 'account-r3'"))
+            Assert.Equal(1, await command.ExecuteNonQueryAsync());
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => Reads().ReplayAsync("account-r3", 1, long.MaxValue, long.MaxValue, _ => { }));
+        Assert.Contains("account-r3", error.Message);
+    }
+
+    private IActorRef StartAccount(string id, AccountsOptions options) =>
+        Sys.ActorOf(AccountActor.GetProps(id, options,
+            new AccountServices(new FakeTimeProvider(T0), _gateway, new NoChannels(), new AccountTelemetry(new TestMeters())), CreateTestProbe().Ref));
+
+    private void Stop(IActorRef account)
+    {
+        Watch(account);
+        account.Tell(StopAccount.Instance);
+        ExpectTerminated(account);
+    }
+
+    private RecoveryReads Reads() => new(JournalDatabase.Sqlite(_dataDir), Sys.Serialization,
+        Sys.Settings.Config.GetConfig("akka.persistence.journal.sql"), Sys.Settings.Config.GetConfig("akka.persistence.snapshot-store.sql"));
 
     [Fact]
     public void A_batch_that_arrives_again_while_the_first_is_persisting_leaves_the_journal_healthy()

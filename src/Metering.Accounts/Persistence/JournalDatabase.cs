@@ -93,6 +93,16 @@ public sealed class JournalDatabase
             ? Sqlite(Path.GetDirectoryName(new SqliteConnectionStringBuilder(ConnectionString).DataSource)!, sqliteFileName, SqliteRebuildable)
             : this;
 
+    /// <summary>The database an Akka.Persistence.Sql plugin's configuration names (its connection string and linq2db provider).</summary>
+    public static JournalDatabase ForPlugin(Akka.Configuration.Config plugin)
+    {
+        var provider = plugin.GetString("provider-name");
+        var connectionString = plugin.GetString("connection-string");
+        if (provider == ProviderName.SQLiteMS) return new JournalDatabase("sqlite", connectionString, provider, SqliteCache);
+        if (provider == ProviderName.PostgreSQL15) return Postgres(connectionString);
+        throw new InvalidOperationException($"The persistence plugin's provider '{provider}' is not one this engine configures ({ProviderName.SQLiteMS} or {ProviderName.PostgreSQL15})");
+    }
+
     public static JournalDatabase Postgres(string connectionString) =>
         new("postgres", connectionString, ProviderName.PostgreSQL15);
 

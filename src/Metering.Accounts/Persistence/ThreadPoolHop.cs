@@ -16,10 +16,13 @@ namespace Metering.Accounts.Persistence;
 public sealed class ThreadPoolHop : ConnectionInterceptor
 {
     public override async Task ConnectionOpeningAsync(ConnectionEventData eventData, DbConnection connection, CancellationToken cancellationToken) =>
-        await new ToThreadPool();
+        await Leave();
+
+    /// <summary>Awaited, continues on a thread-pool thread: for work that would otherwise block an actor.</summary>
+    public static ToThreadPool Leave() => default;
 
     /// <summary>Always continues on a thread-pool thread, whatever scheduler or context the caller had.</summary>
-    private readonly struct ToThreadPool : ICriticalNotifyCompletion
+    public readonly struct ToThreadPool : ICriticalNotifyCompletion
     {
         public ToThreadPool GetAwaiter() => this;
 

@@ -1,0 +1,28 @@
+using Akka.Configuration;
+
+namespace Metering.Accounts.Persistence;
+
+/// <summary>
+/// The journal's and snapshot store's tables and columns as an Akka.Persistence.Sql plugin's
+/// configuration names them (its <c>table-mapping</c>), quoted for SQL on SQLite and PostgreSQL.
+/// </summary>
+public static class JournalTables
+{
+    /// <summary>The table <paramref name="name"/> (<c>journal</c>, <c>snapshot</c>) of the plugin's mapping, and a quoted name for each of its columns.</summary>
+    public static (string Table, Func<string, string> Column) Table(Config plugin, string name)
+    {
+        var mapping = plugin.GetConfig(plugin.GetString("table-mapping"));
+        var schema = mapping.GetString("schema-name", null);
+        var table = mapping.GetConfig(name);
+        var qualified = string.IsNullOrEmpty(schema) || schema == "null"
+            ? Quote(table.GetString("table-name"))
+            : $"{Quote(schema)}.{Quote(table.GetString("table-name"))}";
+        return (qualified, key => Quote(table.GetString($"columns.{key}")));
+    }
+
+    /// <summary>Whether the journal table has the writer's id column (Akka.Persistence.Sql's own mapping has).</summary>
+    public static bool UsesWriterUuid(Config journal) =>
+        journal.GetBoolean($"{journal.GetString("table-mapping")}.journal.use-writer-uuid-column", false);
+
+    private static string Quote(string identifier) => $"\"{identifier.Replace("\"", "\"\"", StringComparison.Ordinal)}\"";
+}

@@ -1,0 +1,192 @@
+using System.Collections.Immutable;
+using System.Data.Common;
+using System.Threading.Channels;
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Persistence;
+using Akka.Persistence.Journal;
+using Akka.Serialization;
+using Akka.Util;
+
+namespace Metering.Accounts.Persistence;
+
+/// <summary>
+/// Writes journal rows as Akka.Persistence.Sql lays them out (same table, columns and values, so its
+/// read journal and recovery read them unchanged), many accounts' writes per transaction. On SQLite
+/// one prepared single-row INSERT is bound and stepped per row; elsewhere the rows go as one batch of
+/// commands per round trip. Akka.Persistence.Sql built each transaction's rows into one multi-row
+/// INSERT with every payload written into the SQL text, which SQLite then parsed: about a tenth of
+/// the engine's allocations (docs/benchmarks.md, session 10).
+/// </summary>
+public sealed class JournalWrites
+{
+    private readonly JournalDatabase _database;
+    private readonly ExtendedActorSystem _system;
+    private readonly string _insertSql;
+    private readonly bool _writerUuidColumn;
+    private readonly bool _tagsColumn;
+    private readonly int _columns;
+    private readonly int _batchSize;
+    /// <summary>Identifies this journal's rows as Akka.Persistence.Sql's does: one per journal instance.</summary>
+    private readonly string _writerUuid = Guid.NewGuid().ToString("N");
+    private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { AllowSynchronousContinuations = false });
+
+    /// <summary>Rows of one <see cref="AtomicWrite"/> call, and who waits for them.</summary>
+    private sealed record Pending(List<Row> Rows, TaskCompletionSource Done);
+
+    private sealed record Row(string PersistenceId, long SequenceNr, byte[] Message, int Serializer, string Manifest, long Created);
+
+    /// <param name="journal">The journal plugin's configuration: its table mapping, batch size and parallelism.</param>
+    public JournalWrites(JournalDatabase database, ExtendedActorSystem system, Config journal)
+    {
+        _database = database;
+        _system = system;
+        _batchSize = journal.GetInt("batch-size", 400);
+        var (table, column) = JournalTables.Table(journal, "journal");
+        _writerUuidColumn = JournalTables.UsesWriterUuid(journal);
+        var columns = new List<string> { column("persistence-id"), column("sequence-number"), column("deleted"), column("message"), column("identifier"), column("manifest"), column("created") };
+        if (_writerUuidColumn) columns.Add(column("writer-uuid"));
+        // Tag-table mode (the engine's) has no tags column; the others write "" for untagged rows.
+        _tagsColumn = !journal.GetString("tag-write-mode", "TagTable").Equals("TagTable", StringComparison.OrdinalIgnoreCase);
+        if (_tagsColumn) columns.Add(column("tags"));
+        _columns = columns.Count;
+        var parameters = Enumerable.Range(0, columns.Count).Select(i => $"@p{i}");
+        _insertSql = $"INSERT INTO {table} ({string.Join(", ", columns)}) VALUES ({string.Join(", ", parameters)})";
+        for (var i = 0; i < Math.Max(1, journal.GetInt("parallelism", 1)); i++) _ = Task.Run(WriteLoopAsync);
+    }
+
+    /// <summary>
+    /// Serializes and queues <paramref name="writes"/>; completes when their rows are committed, with
+    /// the writes whose payload could not be serialized, or is tagged, rejected. The engine tags nothing
+    /// (its projections read the whole journal in order), and Akka.Persistence.Sql's tag table would need
+    /// its writer: rows of two writers interleaved make Akka's replay filter drop the later ones. A
+    /// failed transaction fails the whole call, as in the base journal.
+    /// </summary>
+    public async Task<IImmutableList<Exception>> WriteAsync(IReadOnlyList<AtomicWrite> writes)
+    {
+        var rows = new List<Row>(writes.Count);
+        Exception?[]? rejected = null;
+        var created = DateTime.UtcNow.Ticks;
+        for (var i = 0; i < writes.Count; i++)
+        {
+            var first = rows.Count;
+            try
+            {
+                foreach (var persistent in (IImmutableList<IPersistentRepresentation>)writes[i].Payload)
+                    rows.Add(persistent.Payload is Tagged
+                        ? throw new NotSupportedException($"{persistent.PersistenceId}: this journal writes no tags")
+                        : Serialize(persistent, created));
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                rows.RemoveRange(first, rows.Count - first);
+                (rejected ??= new Exception?[writes.Count])[i] = e;
+            }
+        }
+        if (rows.Count > 0)
+        {
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (!_queue.Writer.TryWrite(new Pending(rows, done))) throw new InvalidOperationException("The journal is stopping and takes no more writes");
+            await done.Task;
+        }
+        // Akka's contract: null, or one entry per write with null for those that were not rejected.
+        return rejected is null ? null! : ImmutableList.CreateRange<Exception>(rejected!);
+    }
+
+    /// <summary>Stops taking writes; those queued are still written.</summary>
+    public void Complete() => _queue.Writer.TryComplete();
+
+    private Row Serialize(IPersistentRepresentation persistent, long created)
+    {
+        var payload = persistent.Payload;
+        var serializer = _system.Serialization.FindSerializerFor(payload);
+        var manifest = serializer switch
+        {
+            SerializerWithStringManifest withManifest => withManifest.Manifest(payload),
+            { IncludeManifest: true } => payload.GetType().TypeQualifiedName(),
+            _ => string.Empty,
+        };
+        // With the system as transport, so actor references in a payload serialize as the base journal's do.
+        var message = Akka.Serialization.Serialization.WithTransport(_system, (serializer, payload), static s => s.serializer.ToBinary(s.payload));
+        return new Row(persistent.PersistenceId, persistent.SequenceNr, message, serializer.Identifier, manifest,
+            persistent.Timestamp == 0 ? created : persistent.Timestamp);
+    }
+
+    /// <summary>Takes what is queued, up to the batch size in rows, and commits it in one transaction.</summary>
+    private async Task WriteLoopAsync()
+    {
+        var batch = new List<Pending>();
+        while (await _queue.Reader.WaitToReadAsync())
+        {
+            var rows = 0;
+            while (rows < _batchSize && _queue.Reader.TryRead(out var pending))
+            {
+                batch.Add(pending);
+                rows += pending.Rows.Count;
+            }
+            if (batch.Count == 0) continue;
+            try
+            {
+                await InsertAsync(batch);
+                foreach (var pending in batch) pending.Done.TrySetResult();
+            }
+            catch (Exception e)
+            {
+                foreach (var pending in batch) pending.Done.TrySetException(e);
+            }
+            batch.Clear();
+        }
+    }
+
+    private async Task InsertAsync(List<Pending> batch)
+    {
+        await using var connection = await _database.OpenAsync(CancellationToken.None);
+        await using var transaction = await connection.BeginTransactionAsync();
+        var rows = batch.SelectMany(p => p.Rows);
+        if (connection.CanCreateBatch)
+        {
+            await using var commands = connection.CreateBatch();
+            commands.Transaction = transaction;
+            foreach (var row in rows)
+            {
+                var command = commands.CreateBatchCommand();
+                command.CommandText = _insertSql;
+                for (var i = 0; i < _columns; i++)
+                {
+                    var parameter = command.CreateParameter();
+                    parameter.ParameterName = $"@p{i}";
+                    command.Parameters.Add(parameter);
+                }
+                Bind(command.Parameters, row);
+                commands.BatchCommands.Add(command);
+            }
+            await commands.ExecuteNonQueryAsync();
+        }
+        else
+        {
+            // One statement, prepared at its first row and only bound and stepped after.
+            await using var command = JournalDatabase.Command(connection, transaction, _insertSql,
+                Enumerable.Range(0, _columns).Select(i => ($"@p{i}", (object?)null)).ToArray());
+            foreach (var row in rows)
+            {
+                Bind(command.Parameters, row);
+                await command.ExecuteNonQueryAsync();
+            }
+        }
+        await transaction.CommitAsync();
+    }
+
+    private void Bind(DbParameterCollection parameters, Row row)
+    {
+        parameters[0].Value = row.PersistenceId;
+        parameters[1].Value = row.SequenceNr;
+        parameters[2].Value = false; // deleted
+        parameters[3].Value = row.Message;
+        parameters[4].Value = row.Serializer;
+        parameters[5].Value = row.Manifest;
+        parameters[6].Value = row.Created;
+        var next = 7;
+        if (_writerUuidColumn) parameters[next++].Value = _writerUuid;
+        if (_tagsColumn) parameters[next].Value = string.Empty;
+    }
+}

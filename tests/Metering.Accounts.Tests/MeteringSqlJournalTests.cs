@@ -1,0 +1,79 @@
+using Akka.Actor;
+using Akka.Persistence;
+using Akka.Persistence.Journal;
+using Akka.TestKit.Xunit2;
+
+namespace Metering.Accounts.Tests;
+
+/// <summary>The engine's journal with writes Akka's contract allows but accounts never make: ones it rejects.</summary>
+public sealed class MeteringSqlJournalTests : TestKit
+{
+    private readonly string _dataDir;
+
+    public MeteringSqlJournalTests() : this(Directory.CreateTempSubdirectory("metering-journal-").FullName)
+    {
+    }
+
+    private MeteringSqlJournalTests(string dataDir) : base(SqlJournalConfig.For(dataDir)) => _dataDir = dataDir;
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try { Directory.Delete(_dataDir, recursive: true); } catch (IOException) { }
+    }
+
+    [Fact]
+    public void Payloads_that_cannot_be_serialized_or_are_tagged_are_rejected_alone()
+    {
+        var recorder = Sys.ActorOf(Props.Create(() => new Recorder("recorder-1")));
+        recorder.Tell(new Write("a"), TestActor);
+        ExpectMsg("written a");
+        recorder.Tell(new Write(new Unserializable()), TestActor);
+        Assert.StartsWith("rejected", ExpectMsg<string>());
+        recorder.Tell(new Write(new Tagged("t", ["tag"])), TestActor);
+        ExpectMsg("rejected NotSupportedException");
+        recorder.Tell(new Write("b"), TestActor);
+        ExpectMsg("written b");
+        recorder.Tell(new Write("c"), TestActor);
+        ExpectMsg("written c");
+
+        Watch(recorder);
+        Sys.Stop(recorder);
+        ExpectTerminated(recorder);
+        recorder = Sys.ActorOf(Props.Create(() => new Recorder("recorder-1")));
+        recorder.Tell("state", TestActor);
+        ExpectMsg("a,b,c");
+    }
+
+    private sealed record Write(object Payload);
+
+    /// <summary>The JSON serializer fails on it: reading its property throws.</summary>
+    private sealed class Unserializable
+    {
+        public string Value => throw new InvalidOperationException("not serializable");
+    }
+
+    private sealed class Recorder : ReceivePersistentActor
+    {
+        private readonly List<string> _seen = [];
+
+        public Recorder(string id)
+        {
+            PersistenceId = id;
+            Recover<string>(_seen.Add);
+            Command<Write>(m => Persist(m.Payload, e =>
+            {
+                var text = (string)e;
+                _seen.Add(text);
+                Sender.Tell($"written {text}");
+            }));
+            Command<string>(_ => Sender.Tell(string.Join(",", _seen)));
+        }
+
+        public override string PersistenceId { get; }
+
+        protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr) =>
+            Sender.Tell($"rejected {cause.GetType().Name}");
+    }
+}
