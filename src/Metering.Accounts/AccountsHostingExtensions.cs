@@ -132,9 +132,8 @@ public static class AccountsHostingExtensions
 
     /// <summary>
     /// Journal and snapshots in SQL, writes batched to the database's strengths (see
-    /// <see cref="JournalDatabase.WriteBatchSize"/>). Events are not tagged: Akka.Persistence.Sql inserts
-    /// a tagged row alone (to learn its ordering for the tag table) but untagged rows many per statement,
-    /// and the projections read the whole journal in order instead (docs/architecture.md).
+    /// <see cref="JournalDatabase.WriteBatchSize"/>). Events are not tagged: the projections read the
+    /// whole journal in order instead, and <see cref="JournalWrites"/> rejects tags (docs/architecture.md).
     /// </summary>
     public static AkkaConfigurationBuilder AddMeteringPersistence(this AkkaConfigurationBuilder builder, JournalDatabase database)
     {
@@ -142,11 +141,9 @@ public static class AccountsHostingExtensions
         return builder
             .AddHocon($$"""
                 akka.persistence.journal.sql {
+                  # Write transactions at once, and rows per transaction (JournalWrites).
                   parallelism = {{database.WriteParallelism}}
-                  # One consumed batch may persist for every account at once; the default 5,000 would reject the rest.
-                  buffer-size = 100000
                   batch-size = {{database.WriteBatchSize}}
-                  db-round-trip-max-batch-size = {{database.WriteBatchSize}}
                   read-isolation-level = {{database.ReadIsolationLevel}}
                 }
                 akka.persistence.snapshot-store.sql.read-isolation-level = {{database.ReadIsolationLevel}}

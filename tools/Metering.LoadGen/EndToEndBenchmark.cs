@@ -91,7 +91,7 @@ public static class EndToEndBenchmark
             string[] args = [.. EngineArgs(dataDir, broker.BootstrapServers), .. persistence, .. options.EngineArgs];
             var engine = await StartEngineAsync(args, ct);
             var journal = engine.Services.GetRequiredService<ActorSystem>().Settings.Config.GetConfig("akka.persistence.journal.sql");
-            log.WriteLine($"Journal: batch-size {journal.GetInt("batch-size")}, parallelism {journal.GetInt("parallelism")}, buffer-size {journal.GetInt("buffer-size")}, read-isolation-level {journal.GetString("read-isolation-level")}");
+            log.WriteLine($"Journal: batch-size {journal.GetInt("batch-size")}, parallelism {journal.GetInt("parallelism")}, read-isolation-level {journal.GetString("read-isolation-level")}");
             meters.MarkAt(options.Events / 2);
             await meters.WaitForAsync(options.Events, TimeSpan.FromMinutes(30));
             var engineRate = options.Events / meters.Busy.TotalSeconds;
