@@ -38,6 +38,8 @@ public sealed class MeteringSqlJournal : SqlWriteJournal
     protected override Task<IImmutableList<Exception>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken)
     {
         var writes = messages as IReadOnlyList<AtomicWrite> ?? messages.ToList();
+        // A batch of deferred handlers alone has nothing to write (the base journal failed on it).
+        if (writes.Count == 0) return Task.FromResult<IImmutableList<Exception>>(null!);
         var written = _writes.WriteAsync(writes);
         var persistenceId = writes[0].PersistenceId;
         _writing[persistenceId] = written;
