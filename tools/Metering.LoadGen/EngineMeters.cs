@@ -13,6 +13,7 @@ public sealed class EngineMeters : IDisposable
 {
     private readonly MeterListener _listener = new();
     private readonly Lock _gate = new();
+    private readonly Lock _durableGate = new();
     private readonly List<double> _latencies = [];
     private long _durable;
     private long _mark = long.MaxValue;
@@ -39,16 +40,23 @@ public sealed class EngineMeters : IDisposable
                     CpuAtFirstConsumed = Process.GetCurrentProcess().TotalProcessorTime;
                 return;
             }
-            var durable = Interlocked.Add(ref _durable, value);
-            if (durable >= Interlocked.Read(ref _mark) && Interlocked.CompareExchange(ref _markedAt, now, 0) == 0)
+            // Under a lock, so whoever sees the count also sees the moment and the mark that came with
+            // it: when one batch carried the whole run, the count was seen before its time was written
+            // and the run measured a negative duration.
+            lock (_durableGate)
             {
-                DurableAtMark = durable;
-                CpuAtMark = Process.GetCurrentProcess().TotalProcessorTime;
-                AllocatedAtMark = GC.GetTotalAllocatedBytes();
-                CollectionsAtMark = GC.CollectionCount(0);
-                GcPauseAtMark = GC.GetTotalPauseDuration();
+                _durable += value;
+                if (_durable >= _mark && _markedAt == 0)
+                {
+                    _markedAt = now;
+                    DurableAtMark = _durable;
+                    CpuAtMark = Process.GetCurrentProcess().TotalProcessorTime;
+                    AllocatedAtMark = GC.GetTotalAllocatedBytes();
+                    CollectionsAtMark = GC.CollectionCount(0);
+                    GcPauseAtMark = GC.GetTotalPauseDuration();
+                }
+                _lastDurableAt = now;
             }
-            Volatile.Write(ref _lastDurableAt, now);
         });
         _listener.SetMeasurementEventCallback<double>((_, value, _, _) =>
         {
@@ -64,16 +72,31 @@ public sealed class EngineMeters : IDisposable
     public TimeSpan CpuAtFirstConsumed { get; private set; }
 
     /// <summary>Records persisted (or dropped as already persisted) since the listener started.</summary>
-    public long Durable => Interlocked.Read(ref _durable);
+    public long Durable
+    {
+        get
+        {
+            lock (_durableGate) return _durable;
+        }
+    }
 
     /// <summary>From the engine's first consumed batch to the last record made durable.</summary>
-    public TimeSpan Busy => Stopwatch.GetElapsedTime(Interlocked.Read(ref _firstConsumedAt), Volatile.Read(ref _lastDurableAt));
+    public TimeSpan Busy
+    {
+        get
+        {
+            lock (_durableGate) return Stopwatch.GetElapsedTime(Interlocked.Read(ref _firstConsumedAt), _lastDurableAt);
+        }
+    }
 
     /// <summary>
     /// Notes the moment <paramref name="durable"/> records are durable, so the rate after it leaves out
     /// the start (every account's first message recovers it, and the JIT is still at work).
     /// </summary>
-    public void MarkAt(long durable) => Interlocked.Exchange(ref _mark, durable);
+    public void MarkAt(long durable)
+    {
+        lock (_durableGate) _mark = durable;
+    }
 
     /// <summary>Records durable when the mark was passed (a batch may pass it by more than one).</summary>
     public long DurableAtMark { get; private set; }
@@ -90,7 +113,14 @@ public sealed class EngineMeters : IDisposable
     public TimeSpan GcPauseAtMark { get; private set; }
 
     /// <summary>From the mark to the last record made durable.</summary>
-    public TimeSpan SinceMark => Stopwatch.GetElapsedTime(Interlocked.Read(ref _markedAt), Volatile.Read(ref _lastDurableAt));
+    public TimeSpan SinceMark
+    {
+        get
+        {
+            // Zero when the mark was never passed after it was set (the run was done before).
+            lock (_durableGate) return _markedAt == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(_markedAt, _lastDurableAt);
+        }
+    }
 
     /// <summary>Starts collecting latencies afresh (for the half-load phase).</summary>
     public void StartLatency()

@@ -11,7 +11,10 @@ namespace Metering.Accounts.Persistence;
 /// meanwhile reached that actor only after the transaction, so every transaction carried one row
 /// (10,000 accounts: ~1,100 one-row commits a second, each account waiting 0.5–0.9 s in the queue).
 /// Once the transaction runs on the thread pool, the writes that arrive during it are batched into
-/// the next one, as the journal's batch-size intends.
+/// the next one, as the journal's batch-size intends. The journal's writes and recovery reads are
+/// now our own (<see cref="JournalWrites"/> writes from loops of its own, <see cref="RecoveryReads"/>
+/// leaves the actor with <see cref="Leave"/>); the interceptor still serves what Akka.Persistence.Sql
+/// runs through linq2db.
 /// </summary>
 public sealed class ThreadPoolHop : ConnectionInterceptor
 {
