@@ -147,7 +147,7 @@ public static class AccountsHostingExtensions
                   read-isolation-level = {{database.ReadIsolationLevel}}
                 }
                 akka.persistence.snapshot-store.sql.read-isolation-level = {{database.ReadIsolationLevel}}
-                # Akka.Persistence.Sql's plugins with their hot paths our own (JournalWrites, RecoveryReads).
+                # Akka.Persistence.Sql's plugins with their hot paths our own (JournalWrites, RecoveryReads, SnapshotReads).
                 akka.persistence.journal.sql.class = "{{typeof(MeteringSqlJournal).AssemblyQualifiedName}}"
                 akka.persistence.snapshot-store.sql.class = "{{typeof(MeteringSqlSnapshotStore).AssemblyQualifiedName}}"
                 akka.persistence.query.journal.sql.read-isolation-level = {{database.ReadIsolationLevel}}

@@ -75,21 +75,6 @@ public sealed class ReadStore(JournalDatabase journal)
     }
 
     /// <summary>
-    /// A statement for a batch of rows: prepared once, then given each row's values in the order of
-    /// <paramref name="parameters"/> (<see cref="Bind"/>) and run again. A command per row had its SQL
-    /// compiled every time, a fifth of the engine's CPU with 10,000 accounts.
-    /// </summary>
-    public static DbCommand Statement(DbConnection connection, DbTransaction transaction, string sql, params string[] parameters) =>
-        JournalDatabase.Command(connection, transaction, sql, [.. parameters.Select(name => (name, (object?)null))]);
-
-    /// <summary>Sets the values of a <see cref="Statement"/>'s parameters, in their order.</summary>
-    public static DbCommand Bind(DbCommand statement, params object?[] values)
-    {
-        for (var i = 0; i < values.Length; i++) statement.Parameters[i].Value = values[i] ?? DBNull.Value;
-        return statement;
-    }
-
-    /// <summary>
     /// Rows per statement of <see cref="WriteRowsAsync"/> and keys per query of the usage projection's
     /// reads. PostgreSQL: 100 (900 parameters for the widest table, a round trip saved per row).
     /// SQLite: one, since there is no round trip to save, and Microsoft.Data.Sqlite binds every
@@ -142,7 +127,7 @@ public sealed class ReadStore(JournalDatabase journal)
         DbCommand ForRows(int count)
         {
             var names = Enumerable.Range(0, count).Select(r => Enumerable.Range(0, columns).Select(c => $"@r{r}c{c}").ToArray()).ToArray();
-            return Statement(connection, transaction, sql(names), [.. names.SelectMany(n => n)]);
+            return JournalDatabase.Statement(connection, transaction, sql(names), [.. names.SelectMany(n => n)]);
         }
     }
 

@@ -65,7 +65,7 @@ public sealed class AccountSqlJournalTests : TestKit
         var highest = await reads.HighestSequenceNrAsync("account-r2", 0, CancellationToken.None);
         // Snapshots are saved beside the journal's writes, in their own time: wait for the last one.
         SelectedSnapshot? snapshot = null;
-        await Eventually.TrueAsync(async () => (snapshot = await reads.LatestSnapshotAsync("account-r2", CancellationToken.None)) is { Metadata.SequenceNr: > 3 },
+        await Eventually.TrueAsync(async () => (snapshot = await Snapshots().LatestAsync("account-r2", CancellationToken.None)) is { Metadata.SequenceNr: > 3 },
             TimeSpan.FromSeconds(10), "the account's second snapshot was not saved");
         Assert.NotNull(snapshot);
         var snapshotAt = snapshot.Metadata.SequenceNr;
@@ -121,8 +121,9 @@ public sealed class AccountSqlJournalTests : TestKit
         ExpectTerminated(account);
     }
 
-    private RecoveryReads Reads() => new(JournalDatabase.Sqlite(_dataDir), Sys.Serialization,
-        Sys.Settings.Config.GetConfig("akka.persistence.journal.sql"), Sys.Settings.Config.GetConfig("akka.persistence.snapshot-store.sql"));
+    private RecoveryReads Reads() => new(JournalDatabase.Sqlite(_dataDir), Sys.Serialization, Sys.Settings.Config.GetConfig("akka.persistence.journal.sql"));
+
+    private SnapshotReads Snapshots() => new(JournalDatabase.Sqlite(_dataDir), Sys.Serialization, Sys.Settings.Config.GetConfig("akka.persistence.snapshot-store.sql"));
 
     [Fact]
     public void A_batch_that_arrives_again_while_the_first_is_persisting_leaves_the_journal_healthy()

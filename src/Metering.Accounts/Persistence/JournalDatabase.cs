@@ -157,6 +157,14 @@ public sealed class JournalDatabase
         return command;
     }
 
+    /// <summary>
+    /// A statement for many rows: prepared at its first run, then given each row's values in the
+    /// order of <paramref name="parameters"/> and run again. A command per row had its SQL compiled
+    /// every time, a fifth of the engine's CPU with 10,000 accounts.
+    /// </summary>
+    public static DbCommand Statement(DbConnection connection, DbTransaction transaction, string sql, params string[] parameters) =>
+        Command(connection, transaction, sql, [.. parameters.Select(name => (name, (object?)null))]);
+
     private DbConnection Create() => Provider == "sqlite"
         ? new SqliteConnection(ConnectionString)
         : new NpgsqlConnection(ConnectionString);

@@ -1,10 +1,12 @@
+using System.Data.Common;
 using Akka.Configuration;
 
 namespace Metering.Accounts.Persistence;
 
 /// <summary>
 /// The journal's and snapshot store's tables and columns as an Akka.Persistence.Sql plugin's
-/// configuration names them (its <c>table-mapping</c>), quoted for SQL on SQLite and PostgreSQL.
+/// configuration names them (its <c>table-mapping</c>), quoted for SQL on SQLite and PostgreSQL, and
+/// their rows' payloads as it serializes them.
 /// </summary>
 public static class JournalTables
 {
@@ -23,6 +25,15 @@ public static class JournalTables
     /// <summary>Whether the journal table has the writer's id column (Akka.Persistence.Sql's own mapping has).</summary>
     public static bool UsesWriterUuid(Config journal) =>
         journal.GetBoolean($"{journal.GetString("table-mapping")}.journal.use-writer-uuid-column", false);
+
+    /// <summary>
+    /// A row's payload, deserialized with the serializer the row names. Akka.Persistence.Sql has always
+    /// written it; a row without one (a journal from before serializer ids) is refused rather than guessed at.
+    /// </summary>
+    public static object Payload(Akka.Serialization.Serialization serialization, DbDataReader reader, int bytesColumn, int serializerColumn, string manifest, string persistenceId) =>
+        reader.IsDBNull(serializerColumn)
+            ? throw new InvalidOperationException($"A row of {persistenceId} names no serializer; this engine reads only rows that do.")
+            : serialization.Deserialize((byte[])reader.GetValue(bytesColumn), reader.GetInt32(serializerColumn), manifest);
 
     private static string Quote(string identifier) => $"\"{identifier.Replace("\"", "\"\"", StringComparison.Ordinal)}\"";
 }

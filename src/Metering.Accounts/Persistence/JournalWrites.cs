@@ -25,7 +25,8 @@ public sealed class JournalWrites
     private readonly string _insertSql;
     private readonly bool _writerUuidColumn;
     private readonly bool _tagsColumn;
-    private readonly int _columns;
+    /// <summary>The INSERT's parameter names, one per column, in <see cref="Bind"/>'s order.</summary>
+    private readonly string[] _parameters;
     private readonly int _batchSize;
     /// <summary>Identifies this journal's rows as Akka.Persistence.Sql's does: one per journal instance.</summary>
     private readonly string _writerUuid = Guid.NewGuid().ToString("N");
@@ -49,9 +50,8 @@ public sealed class JournalWrites
         // Tag-table mode (the engine's) has no tags column; the others write "" for untagged rows.
         _tagsColumn = !journal.GetString("tag-write-mode", "TagTable").Equals("TagTable", StringComparison.OrdinalIgnoreCase);
         if (_tagsColumn) columns.Add(column("tags"));
-        _columns = columns.Count;
-        var parameters = Enumerable.Range(0, columns.Count).Select(i => $"@p{i}");
-        _insertSql = $"INSERT INTO {table} ({string.Join(", ", columns)}) VALUES ({string.Join(", ", parameters)})";
+        _parameters = [.. Enumerable.Range(0, columns.Count).Select(i => $"@p{i}")];
+        _insertSql = $"INSERT INTO {table} ({string.Join(", ", columns)}) VALUES ({string.Join(", ", _parameters)})";
         for (var i = 0; i < Math.Max(1, journal.GetInt("parallelism", 1)); i++) _ = Task.Run(WriteLoopAsync);
     }
 
@@ -151,10 +151,10 @@ public sealed class JournalWrites
             {
                 var command = commands.CreateBatchCommand();
                 command.CommandText = _insertSql;
-                for (var i = 0; i < _columns; i++)
+                foreach (var name in _parameters)
                 {
                     var parameter = command.CreateParameter();
-                    parameter.ParameterName = $"@p{i}";
+                    parameter.ParameterName = name;
                     command.Parameters.Add(parameter);
                 }
                 Bind(command.Parameters, row);
@@ -165,8 +165,7 @@ public sealed class JournalWrites
         else
         {
             // One statement, prepared at its first row and only bound and stepped after.
-            await using var command = JournalDatabase.Command(connection, transaction, _insertSql,
-                Enumerable.Range(0, _columns).Select(i => ($"@p{i}", (object?)null)).ToArray());
+            await using var command = JournalDatabase.Statement(connection, transaction, _insertSql, _parameters);
             foreach (var row in rows)
             {
                 Bind(command.Parameters, row);

@@ -23,9 +23,8 @@ public sealed class MeteringSqlJournal : SqlWriteJournal
 
     public MeteringSqlJournal(Config journalConfig) : base(journalConfig)
     {
-        var snapshots = Context.System.Settings.Config.GetConfig("akka.persistence.snapshot-store.sql");
         var database = JournalDatabase.ForPlugin(journalConfig);
-        _reads = new RecoveryReads(database, Context.System.Serialization, journalConfig, snapshots);
+        _reads = new RecoveryReads(database, Context.System.Serialization, journalConfig);
         _writes = new JournalWrites(database, (ExtendedActorSystem)Context.System, journalConfig);
     }
 

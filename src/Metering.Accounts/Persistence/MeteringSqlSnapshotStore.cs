@@ -6,20 +6,17 @@ namespace Metering.Accounts.Persistence;
 
 /// <summary>
 /// Akka.Persistence.Sql's snapshot store, with the load every recovery makes (the latest snapshot)
-/// read by <see cref="RecoveryReads"/>; other selections, saves and deletes are the base store's.
+/// read by <see cref="SnapshotReads"/>; other selections, saves and deletes are the base store's.
 /// </summary>
 public sealed class MeteringSqlSnapshotStore : SqlSnapshotStore
 {
-    private readonly RecoveryReads _reads;
+    private readonly SnapshotReads _reads;
 
-    public MeteringSqlSnapshotStore(Config snapshotConfig) : base(snapshotConfig)
-    {
-        var journal = Context.System.Settings.Config.GetConfig("akka.persistence.journal.sql");
-        _reads = new RecoveryReads(JournalDatabase.ForPlugin(snapshotConfig), Context.System.Serialization, journal, snapshotConfig);
-    }
+    public MeteringSqlSnapshotStore(Config snapshotConfig) : base(snapshotConfig) =>
+        _reads = new SnapshotReads(JournalDatabase.ForPlugin(snapshotConfig), Context.System.Serialization, snapshotConfig);
 
     protected override Task<SelectedSnapshot?> LoadAsync(string persistenceId, SnapshotSelectionCriteria criteria, CancellationToken cancellationToken) =>
         criteria.MaxSequenceNr == long.MaxValue && criteria.MaxTimeStamp == DateTime.MaxValue
-            ? _reads.LatestSnapshotAsync(persistenceId, cancellationToken)
+            ? _reads.LatestAsync(persistenceId, cancellationToken)
             : base.LoadAsync(persistenceId, criteria, cancellationToken);
 }

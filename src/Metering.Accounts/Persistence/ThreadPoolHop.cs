@@ -12,8 +12,8 @@ namespace Metering.Accounts.Persistence;
 /// (10,000 accounts: ~1,100 one-row commits a second, each account waiting 0.5–0.9 s in the queue).
 /// Once the transaction runs on the thread pool, the writes that arrive during it are batched into
 /// the next one, as the journal's batch-size intends. The journal's writes and recovery reads are
-/// now our own (<see cref="JournalWrites"/> writes from loops of its own, <see cref="RecoveryReads"/>
-/// leaves the actor with <see cref="Leave"/>); the interceptor still serves what Akka.Persistence.Sql
+/// now our own (<see cref="JournalWrites"/> writes from loops of its own, <see cref="RecoveryReads"/> and <see cref="SnapshotReads"/>
+/// leave their actors with <see cref="Leave"/>); the interceptor still serves what Akka.Persistence.Sql
 /// runs through linq2db.
 /// </summary>
 public sealed class ThreadPoolHop : ConnectionInterceptor
