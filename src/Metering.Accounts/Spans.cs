@@ -14,9 +14,14 @@ public static class Spans
         }
         catch (Exception e)
         {
-            span?.AddException(e);
-            span?.SetStatus(ActivityStatusCode.Error, e.Message);
+            span.Failed(e);
             throw;
         }
+    }
+
+    public static void Failed(this Activity? span, Exception e)
+    {
+        span?.AddException(e);
+        span?.SetStatus(ActivityStatusCode.Error, e.Message);
     }
 }

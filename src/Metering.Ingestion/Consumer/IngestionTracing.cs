@@ -19,7 +19,7 @@ public static class IngestionTracing
 
     private static readonly ActivitySource Source = new(SourceName);
 
-    /// <summary>Call from an async method: it resets <see cref="Activity.Current"/> for the rest of it.</summary>
+    /// <summary>Makes the batch's span <see cref="Activity.Current"/>: the caller puts its own back.</summary>
     public static Activity? StartBatch(IReadOnlyList<ConsumeResult<string?, byte[]>> batch, string topic)
     {
         if (!Source.HasListeners()) return null;

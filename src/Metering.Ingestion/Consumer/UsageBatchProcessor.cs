@@ -32,59 +32,90 @@ public sealed class UsageBatchProcessor(
     // Shared by the batches in flight, so the journal's queue stays as short with several as with one.
     private readonly SemaphoreSlim _window = new(Math.Max(1, kafka.MaxAccountsInFlight));
 
+    /// <summary>
+    /// Parses the batch before it returns, so the caller may let the consumed records go while the
+    /// accounts persist (a batch in flight then holds only the parsed usage).
+    /// </summary>
     /// <param name="committed">The group's committed offsets when the batch was read: the accounts take everything below them as done.</param>
-    public async Task<BatchOutcome> ProcessAsync(IReadOnlyList<ConsumeResult<string?, byte[]>> batch, IReadOnlyList<KafkaPosition> committed, CancellationToken ct)
+    public Task<BatchOutcome> ProcessAsync(IReadOnlyList<ConsumeResult<string?, byte[]>> batch, IReadOnlyList<KafkaPosition> committed, CancellationToken ct)
     {
-        using var span = IngestionTracing.StartBatch(batch, kafka.UsageTopic);
-        return await span.Traced(() => ProcessTracedAsync(batch, committed, ct));
+        var caller = Activity.Current;
+        var span = IngestionTracing.StartBatch(batch, kafka.UsageTopic);
+        try
+        {
+            Parsed parsed;
+            try
+            {
+                parsed = Parse(batch, ct);
+            }
+            catch (Exception e)
+            {
+                span.Failed(e);
+                span?.Dispose();
+                throw;
+            }
+            return RecordAsync(span, parsed, committed, ct);
+        }
+        finally
+        {
+            // The batch's span is current only inside RecordAsync, which captured it.
+            Activity.Current = caller;
+        }
     }
 
-    private async Task<BatchOutcome> ProcessTracedAsync(IReadOnlyList<ConsumeResult<string?, byte[]>> batch, IReadOnlyList<KafkaPosition> committed, CancellationToken ct)
+    private Parsed Parse(IReadOnlyList<ConsumeResult<string?, byte[]>> batch, CancellationToken ct)
     {
-        var collected = time.GetTimestamp();
+        var parsed = new Parsed(batch.Count, time.GetTimestamp());
         var now = time.GetUtcNow();
-        var byAccount = new Dictionary<string, AccountPart>(StringComparer.Ordinal);
-        var ingestedAt = new List<DateTime>(batch.Count);
-        var deadLetters = new List<Task>();
         foreach (var result in batch)
         {
             var message = result.Message;
-            var parsed = message.Value is null
+            var outcome = message.Value is null
                 ? ParsedEvent.Reject("empty_value", "The record has no value.")
                 : parser.Parse(message.Value, message.Key, new KafkaPosition(result.Partition.Value, result.Offset.Value), now);
-            if (parsed is { AccountId: { } accountId, Record: { } record })
+            if (outcome is { AccountId: { } accountId, Record: { } record })
             {
-                if (!byAccount.TryGetValue(accountId, out var part))
-                    byAccount[accountId] = part = new AccountPart();
+                if (!parsed.ByAccount.TryGetValue(accountId, out var part))
+                    parsed.ByAccount[accountId] = part = new AccountPart();
                 part.Records.Add(record);
                 part.Producer ??= KafkaTraceContext.Extract(message.Headers);
-                if (message.Timestamp.Type != TimestampType.NotAvailable) ingestedAt.Add(message.Timestamp.UtcDateTime);
+                if (message.Timestamp.Type != TimestampType.NotAvailable) parsed.IngestedAt.Add(message.Timestamp.UtcDateTime);
             }
             else
             {
-                var rejection = parsed.Rejection!;
-                deadLetters.Add(producer.ProduceAsync(kafka.DeadLetterTopic, message.Key, message.Value ?? [], DeadLetterHeaders(result, rejection), ct));
+                var rejection = outcome.Rejection!;
+                parsed.DeadLetters.Add(producer.ProduceAsync(kafka.DeadLetterTopic, message.Key, message.Value ?? [], DeadLetterHeaders(result, rejection), ct));
                 metrics.DeadLettered(rejection.Code);
             }
         }
         metrics.Consumed(batch.Count);
+        return parsed;
+    }
 
-        var region = await accounts.GetAsync(ct);
-        var acks = await RecordAllAsync(region, byAccount, committed, ct);
-        await Task.WhenAll(deadLetters.Concat<Task>(acks));
-        var persistedAt = time.GetUtcNow().UtcDateTime;
-        metrics.Persisted(time.GetElapsedTime(collected), ingestedAt.Select(t => persistedAt - t));
-
-        int accepted = 0, duplicates = 0, redelivered = 0;
-        foreach (var ack in acks)
+    private async Task<BatchOutcome> RecordAsync(Activity? span, Parsed parsed, IReadOnlyList<KafkaPosition> committed, CancellationToken ct)
+    {
+        using (span)
         {
-            var r = ack.Result;
-            accepted += r.Accepted;
-            duplicates += r.Duplicates;
-            redelivered += r.Redelivered;
+            return await span.Traced(async () =>
+            {
+                var region = await accounts.GetAsync(ct);
+                var acks = await RecordAllAsync(region, parsed.ByAccount, committed, ct);
+                await Task.WhenAll(parsed.DeadLetters.Concat<Task>(acks));
+                var persistedAt = time.GetUtcNow().UtcDateTime;
+                metrics.Persisted(time.GetElapsedTime(parsed.Collected), parsed.IngestedAt.Select(t => persistedAt - t));
+
+                int accepted = 0, duplicates = 0, redelivered = 0;
+                foreach (var ack in acks)
+                {
+                    var r = ack.Result;
+                    accepted += r.Accepted;
+                    duplicates += r.Duplicates;
+                    redelivered += r.Redelivered;
+                }
+                metrics.Recorded(accepted, duplicates, redelivered);
+                return new BatchOutcome(parsed.Consumed, accepted, duplicates, redelivered, parsed.DeadLetters.Count, parsed.ByAccount.Count);
+            });
         }
-        metrics.Recorded(accepted, duplicates, redelivered);
-        return new BatchOutcome(batch.Count, accepted, duplicates, redelivered, deadLetters.Count, byAccount.Count);
     }
 
     /// <summary>
@@ -111,7 +142,7 @@ public sealed class UsageBatchProcessor(
         {
             try
             {
-                return await RecordAsync(region, accountId, part, committed, ct);
+                return await RecordAccountAsync(region, accountId, part, committed, ct);
             }
             catch
             {
@@ -125,11 +156,19 @@ public sealed class UsageBatchProcessor(
         }
     }
 
-    private async Task<UsageAccepted> RecordAsync(IActorRef region, string accountId, AccountPart part, IReadOnlyList<KafkaPosition> committed, CancellationToken ct)
+    private async Task<UsageAccepted> RecordAccountAsync(IActorRef region, string accountId, AccountPart part, IReadOnlyList<KafkaPosition> committed, CancellationToken ct)
     {
         using var span = IngestionTracing.StartAccount(accountId, part.Records.Count, part.Producer);
         return await span.Traced(() =>
             region.Ask<UsageAccepted>(new RecordAccountUsage(accountId, part.Records, span?.Id, committed), accountsOptions.AskTimeout, ct));
+    }
+
+    /// <summary>A batch once parsed: its records by account, when Kafka took them, and its dead letters on their way.</summary>
+    private sealed record Parsed(int Consumed, long Collected)
+    {
+        public Dictionary<string, AccountPart> ByAccount { get; } = new(StringComparer.Ordinal);
+        public List<DateTime> IngestedAt { get; } = new(Consumed);
+        public List<Task> DeadLetters { get; } = [];
     }
 
     /// <summary>An account's records in the batch and the trace context of its first traced record.</summary>

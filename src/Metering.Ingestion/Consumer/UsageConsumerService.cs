@@ -101,14 +101,11 @@ public sealed class UsageConsumerService(
                     var backoff = TimeSpan.FromMilliseconds(Math.Min(100 << Math.Min(_failures, 7), 10_000));
                     log.Log(++_failures < RetriesBeforeError ? LogLevel.Warning : LogLevel.Error, failure.Error,
                         "Usage batch of {Count} failed ({Failures} in a row); rewinding to retry in {Backoff}", failure.Batch.Count, _failures, backoff);
-                    Rewind(consumer, failure.Batch.Concat(failure.Later));
+                    Rewind(consumer, failure.Later.Prepend(failure.Batch));
                     ct.WaitHandle.WaitOne(backoff);
                     continue;
                 }
-                var batch = Collect(consumer, ct);
-                status.Polled(batch.Count + pipeline.Sum(b => b.Batch.Count), metrics.SampleLag(consumer));
-                if (batch.Count == 0) continue;
-                pipeline.Enqueue(new BatchInFlight(batch, processor.ProcessAsync(batch, CommittedPositions(), drain.Token)));
+                if (Start(consumer, pipeline, ct, drain.Token) is { } started) pipeline.Enqueue(started);
             }
             if (Settle(consumer, pipeline, keep: 0) is not null)
                 log.LogWarning("Stopping with usage batches not persisted within {Drain}; their next owner will read them again", options.DrainTimeout);
@@ -120,11 +117,22 @@ public sealed class UsageConsumerService(
         }
     }
 
+    /// <summary>
+    /// Collects a batch and hands it to the processor, which parses it before returning: the records
+    /// end with this call, and the pipeline keeps only their offsets.
+    /// </summary>
+    private BatchInFlight? Start(IConsumer<string?, byte[]> consumer, Queue<BatchInFlight> pipeline, CancellationToken ct, CancellationToken drain)
+    {
+        var batch = Collect(consumer, ct);
+        status.Polled(batch.Count + pipeline.Sum(b => b.Batch.Count), metrics.SampleLag(consumer));
+        return batch.Count == 0 ? null : new BatchInFlight(BatchOffsets.Of(batch), processor.ProcessAsync(batch, CommittedPositions(), drain));
+    }
+
     /// <summary>A batch handed to the processor and not committed yet.</summary>
-    private sealed record BatchInFlight(List<ConsumeResult<string?, byte[]>> Batch, Task<BatchOutcome> Work);
+    private sealed record BatchInFlight(BatchOffsets Batch, Task<BatchOutcome> Work);
 
     /// <summary>The oldest batch in flight that failed, the batches read after it, and why.</summary>
-    private sealed record BatchFailure(List<ConsumeResult<string?, byte[]>> Batch, List<ConsumeResult<string?, byte[]>> Later, Exception Error);
+    private sealed record BatchFailure(BatchOffsets Batch, List<BatchOffsets> Later, Exception Error);
 
     /// <summary>
     /// Commits the finished batches at the head of the pipeline, waiting for the head while
@@ -154,7 +162,7 @@ public sealed class UsageConsumerService(
                     try { rest.Work.GetAwaiter().GetResult(); }
                     catch (Exception) { /* read again after the failed batch, whatever became of it */ }
                 }
-                return new BatchFailure(head.Batch, later.SelectMany(b => b.Batch).ToList(), e);
+                return new BatchFailure(head.Batch, later.Select(b => b.Batch).ToList(), e);
             }
         }
         return null;
@@ -212,13 +220,12 @@ public sealed class UsageConsumerService(
     /// <summary>The group's committed offsets this node knows, which the accounts take as done below (see <c>TakenOffsets</c>).</summary>
     private KafkaPosition[] CommittedPositions() => _committed.Select(kv => new KafkaPosition(kv.Key, kv.Value)).ToArray();
 
-    private void Commit(IConsumer<string?, byte[]> consumer, List<ConsumeResult<string?, byte[]>> batch)
+    private void Commit(IConsumer<string?, byte[]> consumer, BatchOffsets batch)
     {
-        var assigned = consumer.Assignment.ToHashSet();
-        var offsets = batch
-            .GroupBy(r => r.TopicPartition)
-            .Where(g => assigned.Contains(g.Key))
-            .Select(g => new TopicPartitionOffset(g.Key, new Offset(g.Max(r => r.Offset.Value) + 1)))
+        var assigned = AssignedPartitions(consumer);
+        var offsets = batch.Ranges
+            .Where(r => assigned.Contains(r.Partition))
+            .Select(r => new TopicPartitionOffset(options.UsageTopic, r.Partition, new Offset(r.Last + 1)))
             .ToList();
         if (offsets.Count == 0) return;
         try
@@ -234,14 +241,19 @@ public sealed class UsageConsumerService(
         }
     }
 
-    private void Rewind(IConsumer<string?, byte[]> consumer, IEnumerable<ConsumeResult<string?, byte[]>> batch)
+    private void Rewind(IConsumer<string?, byte[]> consumer, IEnumerable<BatchOffsets> batches)
     {
-        var assigned = consumer.Assignment.ToHashSet();
-        foreach (var g in batch.GroupBy(r => r.TopicPartition).Where(g => assigned.Contains(g.Key)))
+        var assigned = AssignedPartitions(consumer);
+        foreach (var g in batches.SelectMany(b => b.Ranges).GroupBy(r => r.Partition, r => r.First).Where(g => assigned.Contains(g.Key)))
         {
-            var from = g.Min(r => r.Offset.Value);
-            consumer.Seek(new TopicPartitionOffset(g.Key, new Offset(from)));
-            _gaps.Expect(g.Key, from);
+            var partition = new TopicPartition(options.UsageTopic, g.Key);
+            var from = g.Min();
+            consumer.Seek(new TopicPartitionOffset(partition, new Offset(from)));
+            _gaps.Expect(partition, from);
         }
     }
+
+    // The consumer subscribes to the usage topic alone, so a partition number names a partition.
+    private static HashSet<int> AssignedPartitions(IConsumer<string?, byte[]> consumer) =>
+        consumer.Assignment.Select(p => p.Partition.Value).ToHashSet();
 }

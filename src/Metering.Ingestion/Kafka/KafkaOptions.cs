@@ -16,7 +16,7 @@ public sealed class KafkaOptions
     /// with thousands of active accounts a small batch gives each account one or two events and the
     /// journal a row per event; a batch only grows this big when the consumer is behind.
     /// </summary>
-    public int MaxBatchSize { get; set; } = 50_000;
+    public int MaxBatchSize { get; set; } = 200_000;
     /// <summary>How long a batch waits to fill once it has its first message.</summary>
     public TimeSpan MaxBatchWait { get; set; } = TimeSpan.FromMilliseconds(20);
     /// <summary>
