@@ -179,8 +179,13 @@ public sealed class UsageEventParser(MeterCatalog meters, UsageEventLimits limit
     }
 
     /// <summary>Ids and names end up in logs, headers and pages: no control or format characters (line breaks, bidi overrides, NUL).</summary>
-    public static bool IsPrintable(string s) =>
-        !s.Any(c => char.IsControl(c) || char.GetUnicodeCategory(c) is UnicodeCategory.Format);
+    public static bool IsPrintable(string s)
+    {
+        // A loop rather than LINQ: this runs for every event's id and source, and an enumerator per call adds up.
+        foreach (var c in s)
+            if (char.IsControl(c) || char.GetUnicodeCategory(c) is UnicodeCategory.Format) return false;
+        return true;
+    }
 
     /// <summary>An optional string dimension: absent or null is fine, anything else must be a short string.</summary>
     private static bool TryDimension(JsonElement obj, string name, out string? value)
@@ -196,9 +201,10 @@ public sealed class UsageEventParser(MeterCatalog meters, UsageEventLimits limit
     private static bool TryFind(JsonElement root, string path, out JsonElement value)
     {
         value = root;
-        foreach (var segment in path.Split('.'))
+        // Segments as ranges of the path, not split strings: this runs for every event.
+        foreach (var segment in path.AsSpan().Split('.'))
         {
-            if (value.ValueKind != JsonValueKind.Object || !value.TryGetProperty(segment, out value))
+            if (value.ValueKind != JsonValueKind.Object || !value.TryGetProperty(path.AsSpan(segment), out value))
                 return false;
         }
         return value.ValueKind != JsonValueKind.Null;
