@@ -1,11 +1,9 @@
-using Confluent.Kafka;
-
 namespace Metering.Ingestion.Consumer;
 
 /// <summary>
 /// What the consumer keeps of a batch in flight: how many records it had and each partition's first
 /// and last offset, enough to commit past it or rewind to it. The records themselves (keys, values,
-/// headers) are let go once parsed, so a batch waiting for its persists does not carry them through
+/// headers) are let go as they are parsed, so a batch waiting for its persists does not carry them through
 /// garbage collections.
 /// </summary>
 internal sealed class BatchOffsets
@@ -17,14 +15,7 @@ internal sealed class BatchOffsets
     /// <summary>Partition, first offset and last offset.</summary>
     public IEnumerable<(int Partition, long First, long Last)> Ranges => _ranges.Select(r => (r.Key, r.Value.First, r.Value.Last));
 
-    public static BatchOffsets Of(IEnumerable<ConsumeResult<string?, byte[]>> records)
-    {
-        var offsets = new BatchOffsets();
-        foreach (var record in records) offsets.Add(record.Partition.Value, record.Offset.Value);
-        return offsets;
-    }
-
-    private void Add(int partition, long offset)
+    public void Add(int partition, long offset)
     {
         Count++;
         _ranges[partition] = _ranges.TryGetValue(partition, out var range)

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using Confluent.Kafka;
-using Metering.Ingestion.Kafka;
 
 namespace Metering.Ingestion.Consumer;
 
@@ -15,26 +13,26 @@ public static class IngestionTracing
     public const string SourceName = "Metering.Ingestion";
 
     /// <summary>Links beyond this add nothing a trace viewer can show and cost memory on big batches.</summary>
-    private const int MaxLinks = 128;
+    public const int MaxLinks = 128;
 
     private static readonly ActivitySource Source = new(SourceName);
 
-    /// <summary>Makes the batch's span <see cref="Activity.Current"/>: the caller puts its own back.</summary>
-    public static Activity? StartBatch(IReadOnlyList<ConsumeResult<string?, byte[]>> batch, string topic)
+    /// <summary>Whether anyone listens: if not, the consumer reads no trace context from the records.</summary>
+    public static bool Enabled => Source.HasListeners();
+
+    /// <summary>
+    /// Makes the batch's span <see cref="Activity.Current"/> (the caller puts its own back). It starts
+    /// when the batch's first record was read, since records are parsed as they are read.
+    /// </summary>
+    public static Activity? StartBatch(IEnumerable<ActivityContext> producers, int count, string topic, DateTimeOffset startedAt)
     {
-        if (!Source.HasListeners()) return null;
-        var links = batch
-            .Select(r => KafkaTraceContext.Extract(r.Message.Headers))
-            .OfType<ActivityContext>()
-            .Distinct()
-            .Take(MaxLinks)
-            .Select(c => new ActivityLink(c));
         // A batch starts a trace of its own: whatever ran before on the consumer thread did not cause it.
         Activity.Current = null;
-        var activity = Source.StartActivity($"process {topic}", ActivityKind.Consumer, parentContext: default, links: links);
+        var activity = Source.StartActivity($"process {topic}", ActivityKind.Consumer, parentContext: default,
+            links: producers.Select(c => new ActivityLink(c)), startTime: startedAt);
         activity?.SetTag("messaging.system", "kafka");
         activity?.SetTag("messaging.destination.name", topic);
-        activity?.SetTag("messaging.batch.message_count", batch.Count);
+        activity?.SetTag("messaging.batch.message_count", count);
         return activity;
     }
 

@@ -15,7 +15,7 @@ namespace Metering.Ingestion.Consumer;
 public sealed record BatchOutcome(int Consumed, int Accepted, int Duplicates, int Redelivered, int DeadLettered, int Accounts);
 
 /// <summary>
-/// Turns one consumed batch into at most one command per account and waits until every account has
+/// Turns one consumed batch, parsed as it was read, into at most one command per account and waits until every account has
 /// persisted it and every invalid record is on the dead-letter topic. Only then may the caller commit
 /// the batch's offsets: whatever happens before that point is redelivered and dropped by the
 /// accounts, which remember the offsets they took (see <c>TakenOffsets</c>).
@@ -32,29 +32,51 @@ public sealed class UsageBatchProcessor(
     // Shared by the batches in flight, so the journal's queue stays as short with several as with one.
     private readonly SemaphoreSlim _window = new(Math.Max(1, kafka.MaxAccountsInFlight));
 
+    /// <summary>Starts a batch; the consumer adds each record as it reads it, then hands the batch to <see cref="ProcessAsync"/>.</summary>
+    /// <param name="ct">Stops the batch's dead letters and asks (the consumer's drain).</param>
+    public UsageBatch Begin(CancellationToken ct) => new(time.GetTimestamp(), time.GetUtcNow(), IngestionTracing.Enabled, ct);
+
     /// <summary>
-    /// Parses the batch before it returns, so the caller may let the consumed records go while the
-    /// accounts persist (a batch in flight then holds only the parsed usage).
+    /// Parses a record into the batch, or sends it to the dead-letter topic with the reason. The record
+    /// is not kept: once this returns the caller may let it go.
     /// </summary>
-    /// <param name="committed">The group's committed offsets when the batch was read: the accounts take everything below them as done.</param>
-    public Task<BatchOutcome> ProcessAsync(IReadOnlyList<ConsumeResult<string?, byte[]>> batch, IReadOnlyList<KafkaPosition> committed, CancellationToken ct)
+    public void Add(UsageBatch batch, ConsumeResult<string?, byte[]> result)
     {
+        var message = result.Message;
+        batch.Offsets.Add(result.Partition.Value, result.Offset.Value);
+        var outcome = message.Value is null
+            ? ParsedEvent.Reject("empty_value", "The record has no value.")
+            : parser.Parse(message.Value, message.Key, new KafkaPosition(result.Partition.Value, result.Offset.Value), batch.ReadAt);
+        if (outcome is { AccountId: { } accountId, Record: { } record })
+        {
+            if (!batch.ByAccount.TryGetValue(accountId, out var part))
+                batch.ByAccount[accountId] = part = new UsageBatch.AccountPart();
+            part.Records.Add(record);
+            if (batch.Traced && KafkaTraceContext.Extract(message.Headers) is { } producer)
+            {
+                part.Producer ??= producer;
+                if (batch.Producers.Count < IngestionTracing.MaxLinks) batch.Producers.Add(producer);
+            }
+            if (message.Timestamp.Type != TimestampType.NotAvailable) batch.IngestedAt.Add(message.Timestamp.UtcDateTime);
+        }
+        else
+        {
+            var rejection = outcome.Rejection!;
+            batch.DeadLetters.Add(producer.ProduceAsync(kafka.DeadLetterTopic, message.Key, message.Value ?? [], DeadLetterHeaders(result, rejection), batch.Cancellation));
+            metrics.DeadLettered(rejection.Code);
+        }
+    }
+
+    /// <summary>Records the batch's usage in its accounts; done once every account persisted its part and every dead letter is sent.</summary>
+    /// <param name="committed">The group's committed offsets when the batch was read: the accounts take everything below them as done.</param>
+    public Task<BatchOutcome> ProcessAsync(UsageBatch batch, IReadOnlyList<KafkaPosition> committed)
+    {
+        metrics.Consumed(batch.Count);
         var caller = Activity.Current;
-        var span = IngestionTracing.StartBatch(batch, kafka.UsageTopic);
+        var span = batch.Traced ? IngestionTracing.StartBatch(batch.Producers, batch.Count, kafka.UsageTopic, batch.ReadAt) : null;
         try
         {
-            Parsed parsed;
-            try
-            {
-                parsed = Parse(batch, ct);
-            }
-            catch (Exception e)
-            {
-                span.Failed(e);
-                span?.Dispose();
-                throw;
-            }
-            return RecordAsync(span, parsed, committed, ct);
+            return RecordAsync(span, batch, committed);
         }
         finally
         {
@@ -63,46 +85,18 @@ public sealed class UsageBatchProcessor(
         }
     }
 
-    private Parsed Parse(IReadOnlyList<ConsumeResult<string?, byte[]>> batch, CancellationToken ct)
+    private async Task<BatchOutcome> RecordAsync(Activity? span, UsageBatch batch, IReadOnlyList<KafkaPosition> committed)
     {
-        var parsed = new Parsed(batch.Count, time.GetTimestamp());
-        var now = time.GetUtcNow();
-        foreach (var result in batch)
-        {
-            var message = result.Message;
-            var outcome = message.Value is null
-                ? ParsedEvent.Reject("empty_value", "The record has no value.")
-                : parser.Parse(message.Value, message.Key, new KafkaPosition(result.Partition.Value, result.Offset.Value), now);
-            if (outcome is { AccountId: { } accountId, Record: { } record })
-            {
-                if (!parsed.ByAccount.TryGetValue(accountId, out var part))
-                    parsed.ByAccount[accountId] = part = new AccountPart();
-                part.Records.Add(record);
-                part.Producer ??= KafkaTraceContext.Extract(message.Headers);
-                if (message.Timestamp.Type != TimestampType.NotAvailable) parsed.IngestedAt.Add(message.Timestamp.UtcDateTime);
-            }
-            else
-            {
-                var rejection = outcome.Rejection!;
-                parsed.DeadLetters.Add(producer.ProduceAsync(kafka.DeadLetterTopic, message.Key, message.Value ?? [], DeadLetterHeaders(result, rejection), ct));
-                metrics.DeadLettered(rejection.Code);
-            }
-        }
-        metrics.Consumed(batch.Count);
-        return parsed;
-    }
-
-    private async Task<BatchOutcome> RecordAsync(Activity? span, Parsed parsed, IReadOnlyList<KafkaPosition> committed, CancellationToken ct)
-    {
+        var ct = batch.Cancellation;
         using (span)
         {
             return await span.Traced(async () =>
             {
                 var region = await accounts.GetAsync(ct);
-                var acks = await RecordAllAsync(region, parsed.ByAccount, committed, ct);
-                await Task.WhenAll(parsed.DeadLetters.Concat<Task>(acks));
+                var acks = await RecordAllAsync(region, batch.ByAccount, committed, ct);
+                await Task.WhenAll(batch.DeadLetters.Concat<Task>(acks));
                 var persistedAt = time.GetUtcNow().UtcDateTime;
-                metrics.Persisted(time.GetElapsedTime(parsed.Collected), parsed.IngestedAt.Select(t => persistedAt - t));
+                metrics.Persisted(time.GetElapsedTime(batch.Collected), batch.IngestedAt.Select(t => persistedAt - t));
 
                 int accepted = 0, duplicates = 0, redelivered = 0;
                 foreach (var ack in acks)
@@ -113,7 +107,7 @@ public sealed class UsageBatchProcessor(
                     redelivered += r.Redelivered;
                 }
                 metrics.Recorded(accepted, duplicates, redelivered);
-                return new BatchOutcome(parsed.Consumed, accepted, duplicates, redelivered, parsed.DeadLetters.Count, parsed.ByAccount.Count);
+                return new BatchOutcome(batch.Count, accepted, duplicates, redelivered, batch.DeadLetters.Count, batch.ByAccount.Count);
             });
         }
     }
@@ -122,7 +116,7 @@ public sealed class UsageBatchProcessor(
     /// Asks every account of the batch, at most <see cref="KafkaOptions.MaxAccountsInFlight"/> at a
     /// time; after a failure it asks no more (the batch is retried anyway).
     /// </summary>
-    private async Task<List<Task<UsageAccepted>>> RecordAllAsync(IActorRef region, Dictionary<string, AccountPart> byAccount, IReadOnlyList<KafkaPosition> committed, CancellationToken ct)
+    private async Task<List<Task<UsageAccepted>>> RecordAllAsync(IActorRef region, Dictionary<string, UsageBatch.AccountPart> byAccount, IReadOnlyList<KafkaPosition> committed, CancellationToken ct)
     {
         var acks = new List<Task<UsageAccepted>>(byAccount.Count);
         var failed = false;
@@ -138,7 +132,7 @@ public sealed class UsageBatchProcessor(
         }
         return acks;
 
-        async Task<UsageAccepted> RecordReleasingAsync(string accountId, AccountPart part)
+        async Task<UsageAccepted> RecordReleasingAsync(string accountId, UsageBatch.AccountPart part)
         {
             try
             {
@@ -156,26 +150,11 @@ public sealed class UsageBatchProcessor(
         }
     }
 
-    private async Task<UsageAccepted> RecordAccountAsync(IActorRef region, string accountId, AccountPart part, IReadOnlyList<KafkaPosition> committed, CancellationToken ct)
+    private async Task<UsageAccepted> RecordAccountAsync(IActorRef region, string accountId, UsageBatch.AccountPart part, IReadOnlyList<KafkaPosition> committed, CancellationToken ct)
     {
         using var span = IngestionTracing.StartAccount(accountId, part.Records.Count, part.Producer);
         return await span.Traced(() =>
             region.Ask<UsageAccepted>(new RecordAccountUsage(accountId, part.Records, span?.Id, committed), accountsOptions.AskTimeout, ct));
-    }
-
-    /// <summary>A batch once parsed: its records by account, when Kafka took them, and its dead letters on their way.</summary>
-    private sealed record Parsed(int Consumed, long Collected)
-    {
-        public Dictionary<string, AccountPart> ByAccount { get; } = new(StringComparer.Ordinal);
-        public List<DateTime> IngestedAt { get; } = new(Consumed);
-        public List<Task> DeadLetters { get; } = [];
-    }
-
-    /// <summary>An account's records in the batch and the trace context of its first traced record.</summary>
-    private sealed class AccountPart
-    {
-        public List<UsageRecord> Records { get; } = [];
-        public ActivityContext? Producer { get; set; }
     }
 
     private static Headers DeadLetterHeaders(ConsumeResult<string?, byte[]> result, Rejection rejection)

@@ -118,14 +118,14 @@ public sealed class UsageConsumerService(
     }
 
     /// <summary>
-    /// Collects a batch and hands it to the processor, which parses it before returning: the records
-    /// end with this call, and the pipeline keeps only their offsets.
+    /// Reads a batch, each record parsed as it is read, and hands it to the processor: the pipeline
+    /// keeps only the batch's offsets.
     /// </summary>
     private BatchInFlight? Start(IConsumer<string?, byte[]> consumer, Queue<BatchInFlight> pipeline, CancellationToken ct, CancellationToken drain)
     {
-        var batch = Collect(consumer, ct);
-        status.Polled(batch.Count + pipeline.Sum(b => b.Batch.Count), metrics.SampleLag(consumer));
-        return batch.Count == 0 ? null : new BatchInFlight(BatchOffsets.Of(batch), processor.ProcessAsync(batch, CommittedPositions(), drain));
+        var batch = Collect(consumer, ct, drain);
+        status.Polled((batch?.Count ?? 0) + pipeline.Sum(b => b.Batch.Count), metrics.SampleLag(consumer));
+        return batch is null ? null : new BatchInFlight(batch.Offsets, processor.ProcessAsync(batch, CommittedPositions()));
     }
 
     /// <summary>A batch handed to the processor and not committed yet.</summary>
@@ -168,11 +168,12 @@ public sealed class UsageConsumerService(
         return null;
     }
 
-    private List<ConsumeResult<string?, byte[]>> Collect(IConsumer<string?, byte[]> consumer, CancellationToken ct)
+    /// <summary>The records read within <see cref="KafkaOptions.MaxBatchWait"/> of the first, up to <see cref="KafkaOptions.MaxBatchSize"/>; null when none came.</summary>
+    private UsageBatch? Collect(IConsumer<string?, byte[]> consumer, CancellationToken ct, CancellationToken drain)
     {
-        var batch = new List<ConsumeResult<string?, byte[]>>();
         var first = consumer.Consume(PollTimeout);
-        if (first is null) return batch;
+        if (first is null) return null;
+        var batch = processor.Begin(drain);
         Add(consumer, batch, first);
         var deadline = DateTime.UtcNow + options.MaxBatchWait;
         while (batch.Count < options.MaxBatchSize && !ct.IsCancellationRequested)
@@ -185,9 +186,9 @@ public sealed class UsageConsumerService(
         return batch;
     }
 
-    private void Add(IConsumer<string?, byte[]> consumer, List<ConsumeResult<string?, byte[]>> batch, ConsumeResult<string?, byte[]> record)
+    private void Add(IConsumer<string?, byte[]> consumer, UsageBatch batch, ConsumeResult<string?, byte[]> record)
     {
-        batch.Add(record);
+        processor.Add(batch, record);
         if (_gaps.Skipped(record.TopicPartition, record.Offset.Value) is not { } expected) return;
         // Rare (a gap): only then a broker round trip for where the log starts now.
         var logStart = consumer.QueryWatermarkOffsets(record.TopicPartition, BrokerQueryTimeout).Low.Value;

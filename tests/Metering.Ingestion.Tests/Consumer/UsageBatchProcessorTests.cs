@@ -40,7 +40,7 @@ public sealed class UsageBatchProcessorTests : TestKit, IDisposable
         var second = Enumerable.Range(40, 40).Select(i => Record(offset: i, account: $"acct-{10 + i % 10}")).ToList();
         KafkaPosition[] committed = [new(0, 0)];
 
-        var outcomes = await Task.WhenAll(processor.ProcessAsync(first, committed, CancellationToken.None), processor.ProcessAsync(second, committed, CancellationToken.None));
+        var outcomes = await Task.WhenAll(Process(processor, first, committed), Process(processor, second, committed));
 
         Assert.All(outcomes, o => Assert.Equal(new BatchOutcome(Consumed: 40, Accepted: 40, Duplicates: 0, Redelivered: 0, DeadLettered: 0, Accounts: 10), o));
         var seen = await region.Ask<LateRegion.Seen>(LateRegion.Report.Instance);
@@ -57,10 +57,18 @@ public sealed class UsageBatchProcessorTests : TestKit, IDisposable
         var processor = Processor(region, window: 1, askTimeout: TimeSpan.FromMilliseconds(300));
         var batch = Enumerable.Range(0, 5).Select(i => Record(offset: i, account: $"acct-{i}")).ToList();
 
-        await Assert.ThrowsAsync<AskTimeoutException>(() => processor.ProcessAsync(batch, [], CancellationToken.None));
+        await Assert.ThrowsAsync<AskTimeoutException>(() => Process(processor, batch, []));
 
         var seen = await region.Ask<LateRegion.Seen>(LateRegion.Report.Instance);
         Assert.Equal(1, seen.Asked);
+    }
+
+    /// <summary>Reads the records into a batch as the consumer does, then processes it.</summary>
+    private static Task<BatchOutcome> Process(UsageBatchProcessor processor, IEnumerable<ConsumeResult<string?, byte[]>> records, IReadOnlyList<KafkaPosition> committed)
+    {
+        var batch = processor.Begin(CancellationToken.None);
+        foreach (var record in records) processor.Add(batch, record);
+        return processor.ProcessAsync(batch, committed);
     }
 
     private UsageBatchProcessor Processor(IActorRef region, int window, TimeSpan askTimeout)
