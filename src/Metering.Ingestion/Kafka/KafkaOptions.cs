@@ -28,11 +28,13 @@ public sealed class KafkaOptions
     public int MaxAccountsInFlight { get; set; } = 1_000;
     /// <summary>
     /// Batches read and handed to the accounts before the oldest has persisted; offsets are still
-    /// committed in order, and a failed batch is read again with those after it. On two cores with
-    /// SQLite, 2 did not pay (10,000 accounts, 1M events: 6,292–8,305 against 7,189–8,798 events/s,
-    /// 135–160 against 136–138 µs CPU per event; docs/benchmarks.md), so one is the default.
+    /// committed in order, and a failed batch is read again with those after it. Two: the consumer's
+    /// thread reads and parses the next batch on one core while the accounts persist this one on the
+    /// other (10,000 accounts, 1M events, two cores: 41,600 against 39,500 events/s on average, warm
+    /// half 60,200 against 50,200; docs/benchmarks.md, session 12). When parsing was cheap next to
+    /// persisting, 2 did not pay (session 6).
     /// </summary>
-    public int MaxBatchesInFlight { get; set; } = 1;
+    public int MaxBatchesInFlight { get; set; } = 2;
     /// <summary>
     /// How long the group waits for a silent consumer (a crashed node) before giving its partitions to
     /// the others. A node that stops gracefully leaves the group at once; this only bounds a crash.
