@@ -96,6 +96,7 @@ public class HotPathBenchmarks
             var offset = firstOffset + i;
             records[i] = new UsageRecord("crm/loadgen", $"pre-{offset}", i % 2 == 0 ? "call" : "email", 1m, Now, null, "u-4", new KafkaPosition(3, offset));
         }
-        return new RecordUsage(records, Now);
+        // As in the engine: the group has committed what came before the batch.
+        return new RecordUsage(records, Now, firstOffset > 0 ? [new KafkaPosition(3, firstOffset)] : null);
     }
 }

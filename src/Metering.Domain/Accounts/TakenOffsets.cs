@@ -14,7 +14,9 @@ public sealed class TakenOffsets
 {
     private readonly Dictionary<int, long> _watermarks = new();
     // Sorted; holds only offsets above the partition's watermark, so it stays as small as the
-    // account's share of the batches not yet committed.
+    // account's share of the batches not yet committed. A list emptied by a commit is kept: each
+    // batch empties and refills it, and a new list grew anew every time (a fifth of the account
+    // actor's samples in a 10,000-account profile).
     private readonly Dictionary<int, List<long>> _above = new();
 
     public IReadOnlyDictionary<int, long> Watermarks => _watermarks;
@@ -38,7 +40,6 @@ public sealed class TakenOffsets
         if (!_above.TryGetValue(mark.Partition, out var offsets)) return;
         var covered = offsets.BinarySearch(mark.Offset);
         offsets.RemoveRange(0, covered >= 0 ? covered + 1 : ~covered);
-        if (offsets.Count == 0) _above.Remove(mark.Partition);
     }
 
     public void Take(KafkaPosition position)
