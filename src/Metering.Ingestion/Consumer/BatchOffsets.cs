@@ -3,8 +3,8 @@ namespace Metering.Ingestion.Consumer;
 /// <summary>
 /// What the consumer keeps of a batch in flight: how many records it had and each partition's first
 /// and last offset, enough to commit past it or rewind to it. The records themselves (keys, values,
-/// headers) are let go as they are parsed, so a batch waiting for its persists does not carry them through
-/// garbage collections.
+/// headers) are let go as they are parsed, so a batch waiting for its persists does not carry them
+/// through garbage collections.
 /// </summary>
 internal sealed class BatchOffsets
 {

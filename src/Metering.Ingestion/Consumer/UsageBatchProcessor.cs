@@ -15,10 +15,10 @@ namespace Metering.Ingestion.Consumer;
 public sealed record BatchOutcome(int Consumed, int Accepted, int Duplicates, int Redelivered, int DeadLettered, int Accounts);
 
 /// <summary>
-/// Turns one consumed batch, parsed as it was read, into at most one command per account and waits until every account has
-/// persisted it and every invalid record is on the dead-letter topic. Only then may the caller commit
-/// the batch's offsets: whatever happens before that point is redelivered and dropped by the
-/// accounts, which remember the offsets they took (see <c>TakenOffsets</c>).
+/// Turns one consumed batch, parsed as it was read, into at most one command per account and waits
+/// until every account has persisted it and every invalid record is on the dead-letter topic. Only
+/// then may the caller commit the batch's offsets: whatever happens before that point is redelivered
+/// and dropped by the accounts, which remember the offsets they took (see <c>TakenOffsets</c>).
 /// </summary>
 public sealed class UsageBatchProcessor(
     IRequiredActor<AccountRegion> accounts,
