@@ -14,14 +14,9 @@ public static class Spans
         }
         catch (Exception e)
         {
-            span.Failed(e);
+            span?.AddException(e);
+            span?.SetStatus(ActivityStatusCode.Error, e.Message);
             throw;
         }
-    }
-
-    public static void Failed(this Activity? span, Exception e)
-    {
-        span?.AddException(e);
-        span?.SetStatus(ActivityStatusCode.Error, e.Message);
     }
 }

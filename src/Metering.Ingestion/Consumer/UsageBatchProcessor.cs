@@ -43,10 +43,11 @@ public sealed class UsageBatchProcessor(
     public void Add(UsageBatch batch, ConsumeResult<string?, byte[]> result)
     {
         var message = result.Message;
-        batch.Offsets.Add(result.Partition.Value, result.Offset.Value);
+        var position = new KafkaPosition(result.Partition.Value, result.Offset.Value);
+        batch.Offsets.Add(position.Partition, position.Offset);
         var outcome = message.Value is null
             ? ParsedEvent.Reject("empty_value", "The record has no value.")
-            : parser.Parse(message.Value, message.Key, new KafkaPosition(result.Partition.Value, result.Offset.Value), batch.ReadAt);
+            : parser.Parse(message.Value, message.Key, position, batch.ReadAt);
         if (outcome is { AccountId: { } accountId, Record: { } record })
         {
             if (!batch.ByAccount.TryGetValue(accountId, out var part))
