@@ -19,7 +19,11 @@ namespace Metering.LoadGen;
 /// <param name="Provider"><c>sqlite</c> or <c>postgres</c>.</param>
 /// <param name="Connection">PostgreSQL server to create the benchmark database on.</param>
 /// <param name="LatencyPhase">How long the half-load phase produces.</param>
-public sealed record BenchmarkOptions(string Provider, string? Connection, int Accounts, long Events, TimeSpan LatencyPhase, IReadOnlyList<string> EngineArgs)
+/// <param name="LatencyRate">
+/// The latency phase's rate; null is half the measured engine rate. A fixed rate traces latency
+/// against load (how small batches, one or two events per account, cost the engine).
+/// </param>
+public sealed record BenchmarkOptions(string Provider, string? Connection, int Accounts, long Events, TimeSpan LatencyPhase, IReadOnlyList<string> EngineArgs, double? LatencyRate = null)
 {
     public static BenchmarkOptions Smoke { get; } = new("sqlite", null, 200, 20_000, TimeSpan.FromSeconds(3), []);
     public static BenchmarkOptions Full { get; } = new("sqlite", null, 10_000, 1_000_000, TimeSpan.FromSeconds(20), []);
@@ -121,13 +125,15 @@ public static class EndToEndBenchmark
             var readSideCpuPerEvent = (CpuTime() - meters.CpuAtFirstConsumed).TotalMicroseconds / options.Events;
             log.WriteLine($"Read side caught up {readSide.TotalMilliseconds:N0} ms after the last event was durable; with it, {readSideCpuPerEvent:N1} µs CPU per event");
 
-            var halfRate = engineRate / 2;
+            var halfRate = options.LatencyRate ?? engineRate / 2;
             var halfEvents = (long)(halfRate * options.LatencyPhase.TotalSeconds);
             meters.StartLatency();
             LoadProducer.Run(broker.BootstrapServers, kafka.UsageTopic, new UsageMix(options.Accounts, 2, "half"), halfEvents, halfRate, null, ct);
             await meters.WaitForAsync(options.Events + halfEvents, TimeSpan.FromMinutes(5));
             var latency = meters.LatencyQuantilesMs(0.5, 0.99, 0.999);
             log.WriteLine($"At {halfRate:N0} events/s: p50 {latency[0]:N1} ms, p99 {latency[1]:N1} ms, p99.9 {latency[2]:N1} ms");
+            var (batches, meanRecords, persistMs) = meters.LatencyBatches(0.5, 0.99);
+            log.WriteLine($"  {batches:N0} batches of {meanRecords:N0} records on average, persisted in p50 {persistMs[0]:N1} ms, p99 {persistMs[1]:N1} ms");
 
             await engine.StopAsync(ct);
             await engine.DisposeAsync();
@@ -198,7 +204,7 @@ public static class EndToEndBenchmark
 
     private static void EnsureRetained(string bootstrapServers, KafkaOptions kafka, long events)
     {
-        using var consumer = new ConsumerBuilder<string?, byte[]>(UsageConsumerService.ConsumerConfig(bootstrapServers, kafka)).Build();
+        using var consumer = new ConsumerBuilder<string?, byte[]>(UsageConsumerService.ConsumerConfig(bootstrapServers, embeddedBroker: true, kafka)).Build();
         var retained = Enumerable.Range(0, kafka.UsagePartitions)
             .Select(p => consumer.QueryWatermarkOffsets(new TopicPartition(kafka.UsageTopic, p), TimeSpan.FromSeconds(10)))
             .Sum(w => w.High.Value - w.Low.Value);
@@ -209,7 +215,7 @@ public static class EndToEndBenchmark
     /// <summary>Reads the whole topic with the engine's consumer settings and does nothing else: the ceiling.</summary>
     private static double RawConsumeRate(string bootstrapServers, KafkaOptions kafka, long events, CancellationToken ct)
     {
-        var config = UsageConsumerService.ConsumerConfig(bootstrapServers, new KafkaOptions { ConsumerGroup = "benchmark-raw" });
+        var config = UsageConsumerService.ConsumerConfig(bootstrapServers, embeddedBroker: true, new KafkaOptions { ConsumerGroup = "benchmark-raw" });
         using var consumer = new ConsumerBuilder<string?, byte[]>(config).Build();
         consumer.Subscribe(kafka.UsageTopic);
         long read = 0;

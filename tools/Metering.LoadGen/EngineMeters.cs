@@ -15,6 +15,8 @@ public sealed class EngineMeters : IDisposable
     private readonly Lock _gate = new();
     private readonly Lock _durableGate = new();
     private readonly List<double> _latencies = [];
+    private readonly List<double> _persists = [];
+    private long _batchRecords;
     private long _durable;
     private long _mark = long.MaxValue;
     private long _markedAt;
@@ -28,12 +30,21 @@ public sealed class EngineMeters : IDisposable
         {
             if (instrument.Meter.Name == IngestionMetrics.MeterName && instrument.Name is
                     "metering.events.consumed" or "metering.events.accepted" or "metering.events.duplicates"
-                    or "metering.events.redelivered" or "metering.events.dead_lettered" or "metering.events.latency")
+                    or "metering.events.redelivered" or "metering.events.dead_lettered" or "metering.events.latency"
+                    or "metering.batch.persist.duration" or "metering.batch.size")
                 listener.EnableMeasurementEvents(instrument);
         };
         _listener.SetMeasurementEventCallback<long>((instrument, value, _, _) =>
         {
             var now = Stopwatch.GetTimestamp();
+            if (instrument.Name == "metering.batch.size")
+            {
+                lock (_gate)
+                {
+                    if (_recordLatency) _batchRecords += value;
+                }
+                return;
+            }
             if (instrument.Name == "metering.events.consumed")
             {
                 if (Interlocked.CompareExchange(ref _firstConsumedAt, now, 0) == 0)
@@ -58,11 +69,11 @@ public sealed class EngineMeters : IDisposable
                 _lastDurableAt = now;
             }
         });
-        _listener.SetMeasurementEventCallback<double>((_, value, _, _) =>
+        _listener.SetMeasurementEventCallback<double>((instrument, value, _, _) =>
         {
             lock (_gate)
             {
-                if (_recordLatency) _latencies.Add(value);
+                if (_recordLatency) (instrument.Name == "metering.events.latency" ? _latencies : _persists).Add(value);
             }
         });
         _listener.Start();
@@ -128,6 +139,8 @@ public sealed class EngineMeters : IDisposable
         lock (_gate)
         {
             _latencies.Clear();
+            _persists.Clear();
+            _batchRecords = 0;
             _recordLatency = true;
         }
     }
@@ -141,6 +154,25 @@ public sealed class EngineMeters : IDisposable
             _recordLatency = false;
             sorted = [.. _latencies];
         }
+        return QuantilesMs(sorted, quantiles);
+    }
+
+    /// <summary>
+    /// The latency phase's batches: how many, their mean size and the quantiles of their persist time
+    /// (collected to every account persisted), which tell the engine's part of the latency from the
+    /// time a record waits before it is read.
+    /// </summary>
+    public (int Batches, double MeanRecords, double[] PersistMs) LatencyBatches(params double[] quantiles)
+    {
+        lock (_gate)
+        {
+            var count = _persists.Count;
+            return (count, count == 0 ? 0 : (double)_batchRecords / count, QuantilesMs([.. _persists], quantiles));
+        }
+    }
+
+    private static double[] QuantilesMs(double[] sorted, double[] quantiles)
+    {
         Array.Sort(sorted);
         if (sorted.Length == 0) return quantiles.Select(_ => double.NaN).ToArray();
         return quantiles.Select(q => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)] * 1_000).ToArray();

@@ -27,6 +27,7 @@ switch (command)
             Events = flags.Int("events") ?? defaults.Events,
             LatencyPhase = flags.Int("latency-seconds") is { } s ? TimeSpan.FromSeconds(s) : defaults.LatencyPhase,
             EngineArgs = flags.Extra,
+            LatencyRate = flags.Int("latency-rate"),
         };
         var result = await EndToEndBenchmark.RunAsync(options, Console.Error, cancel.Token);
         if (flags.Get("svg") is { } svg)
@@ -45,7 +46,7 @@ switch (command)
         Console.Error.WriteLine("""
             usage:
               produce [--bootstrap host:port | (embedded broker)] [--topic metering.usage] [--accounts 10000] [--events 1000000] [--rate 0 (flat out)] [--seed N (same stream each run)]
-              bench [--smoke] [--provider sqlite|postgres --connection "Host=...;Database=postgres"] [--accounts N] [--events N] [--latency-seconds S] [--svg file] [-- --Metering:Key=value ...]
+              bench [--smoke] [--provider sqlite|postgres --connection "Host=...;Database=postgres"] [--accounts N] [--events N] [--latency-seconds S] [--latency-rate events/s (default half the engine rate)] [--svg file] [-- --Metering:Key=value ...]
               chart --out file.svg --title T --unit U label=value ...
             """);
         return 2;

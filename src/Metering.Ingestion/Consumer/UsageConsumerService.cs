@@ -35,9 +35,10 @@ public sealed class UsageConsumerService(
         Task.Factory.StartNew(() => Run(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
     /// <summary>The usage consumer's settings; the benchmark reads the same topic with them to measure the ceiling.</summary>
-    public static ConsumerConfig ConsumerConfig(string bootstrapServers, KafkaOptions options) => new()
+    public static ConsumerConfig ConsumerConfig(string bootstrapServers, bool embeddedBroker, KafkaOptions options) => new()
     {
         BootstrapServers = bootstrapServers,
+        FetchWaitMaxMs = (int)options.FetchWaitOn(embeddedBroker).TotalMilliseconds,
         GroupId = options.ConsumerGroup,
         EnableAutoCommit = false,
         AutoOffsetReset = AutoOffsetReset.Earliest,
@@ -55,7 +56,7 @@ public sealed class UsageConsumerService(
         using var drain = new CancellationTokenSource();
         using var onStop = ct.Register(() => drain.CancelAfter(options.DrainTimeout));
         var pipeline = new Queue<BatchInFlight>();
-        using var consumer = new ConsumerBuilder<string?, byte[]>(ConsumerConfig(endpoint.BootstrapServers, options))
+        using var consumer = new ConsumerBuilder<string?, byte[]>(ConsumerConfig(endpoint.BootstrapServers, endpoint.Embedded, options))
             .SetPartitionsAssignedHandler((c, parts) =>
             {
                 log.LogInformation("Usage partitions assigned: {Partitions}", string.Join(',', parts.Select(p => p.Partition.Value)));

@@ -20,6 +20,15 @@ public sealed class KafkaOptions
     /// <summary>How long a batch waits to fill once it has its first message.</summary>
     public TimeSpan MaxBatchWait { get; set; } = TimeSpan.FromMilliseconds(20);
     /// <summary>
+    /// How long the broker may hold a fetch that finds no new records (librdkafka's
+    /// <c>fetch.wait.max.ms</c>). Null: 10 ms on the embedded broker, librdkafka's 500 ms on a real one.
+    /// A real broker answers as soon as a record arrives; the embedded one (librdkafka's mock cluster)
+    /// answers an empty fetch only after the whole wait, records produced meanwhile included, so at
+    /// 1,000 events/s its 500 ms made batches of ~450 records every half second and a p99
+    /// event-to-balance latency of 545 ms; 10 ms gave 45 ms (docs/benchmarks.md, session 13).
+    /// </summary>
+    public TimeSpan? FetchWait { get; set; }
+    /// <summary>
     /// Most accounts asked to persist at the same time, over all batches in flight. A batch may span
     /// every account (10,000 cold ones, each a recovery and a journal row): asked all at once, the last
     /// ones wait in the journal's queue past its call timeout and the ask timeout, and the whole batch
@@ -48,6 +57,9 @@ public sealed class KafkaOptions
     /// not answering). Longer than a slow batch's retries (ask timeout plus backoff), or it flaps.
     /// </summary>
     public TimeSpan StuckAfter { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary><see cref="FetchWait"/>, or its default for the kind of broker.</summary>
+    public TimeSpan FetchWaitOn(bool embeddedBroker) => FetchWait ?? TimeSpan.FromMilliseconds(embeddedBroker ? 10 : 500);
 }
 
 /// <summary>The Kafka the engine actually talks to, once resolved, and the usage topic's real partition count. Owns the embedded broker, if any.</summary>
