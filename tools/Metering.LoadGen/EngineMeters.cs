@@ -159,8 +159,8 @@ public sealed class EngineMeters : IDisposable
 
     /// <summary>
     /// The latency phase's batches: how many, their mean size and the quantiles of their persist time
-    /// (collected to every account persisted), which tell the engine's part of the latency from the
-    /// time a record waits before it is read.
+    /// (first record read, the collection window included, to every account persisted), which tell
+    /// the engine's part of the latency from the time a record waits before it is read.
     /// </summary>
     public (int Batches, double MeanRecords, double[] PersistMs) LatencyBatches(params double[] quantiles)
     {

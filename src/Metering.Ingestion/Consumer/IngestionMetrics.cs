@@ -42,7 +42,7 @@ public sealed class IngestionMetrics : IDisposable
         _lost.Add(0);
         _batchSize = _meter.CreateHistogram<long>("metering.batch.size", unit: "{record}", description: "Records per consumed batch");
         _persistDuration = _meter.CreateHistogram("metering.batch.persist.duration", unit: "s",
-            description: "From a batch collected to every account of it persisted and every dead letter acknowledged", advice: LatencyBuckets);
+            description: "From a batch's first record read (its collection window included) to every account of it persisted and every dead letter acknowledged", advice: LatencyBuckets);
         _eventLatency = _meter.CreateHistogram("metering.events.latency", unit: "s",
             description: "From the record's Kafka timestamp (ingest) to its account persisted: how old the balance is", advice: LatencyBuckets);
         _meter.CreateObservableGauge("metering.consumer.lag", ObserveLag, unit: "{record}",
