@@ -131,12 +131,13 @@ public static class EndToEndBenchmark
             meters.StartLatency();
             var latencyCpu = CpuTime();
             var latencyBrokerCpu = EmbeddedBrokerCpuTime();
+            var (latencyPause, latencyCollections, latencyClock) = (GC.GetTotalPauseDuration(), GC.CollectionCount(0), Stopwatch.StartNew());
             LoadProducer.Run(broker.BootstrapServers, kafka.UsageTopic, new UsageMix(options.Accounts, 2, "half"), halfEvents, halfRate, null, ct);
             await meters.WaitForAsync(options.Events + halfEvents, TimeSpan.FromMinutes(5));
             var latency = meters.LatencyQuantilesMs(0.5, 0.99, 0.999);
             log.WriteLine($"At {halfRate:N0} events/s: p50 {latency[0]:N1} ms, p99 {latency[1]:N1} ms, p99.9 {latency[2]:N1} ms");
             var (batches, meanRecords, persistMs) = meters.LatencyBatches(0.5, 0.99);
-            log.WriteLine($"  {batches:N0} batches of {meanRecords:N0} records on average, persisted in p50 {persistMs[0]:N1} ms, p99 {persistMs[1]:N1} ms; {(CpuTime() - latencyCpu).TotalMicroseconds / halfEvents:N1} µs CPU per event, the load generator's producing included, the embedded broker's {(EmbeddedBrokerCpuTime() - latencyBrokerCpu).TotalMicroseconds / halfEvents:N1} of them");
+            log.WriteLine($"  {batches:N0} batches of {meanRecords:N0} records on average, persisted in p50 {persistMs[0]:N1} ms, p99 {persistMs[1]:N1} ms; {(CpuTime() - latencyCpu).TotalMicroseconds / halfEvents:N1} µs CPU per event, the load generator's producing included, the embedded broker's {(EmbeddedBrokerCpuTime() - latencyBrokerCpu).TotalMicroseconds / halfEvents:N1} of them; {GC.CollectionCount(0) - latencyCollections} garbage collections pausing {(GC.GetTotalPauseDuration() - latencyPause).TotalMilliseconds:N0} ms in {latencyClock.Elapsed.TotalSeconds:N1} s");
 
             await engine.StopAsync(ct);
             await engine.DisposeAsync();
