@@ -21,13 +21,13 @@ public sealed class EngineMetersTests
 
         metrics.Consumed(100);
         metrics.Recorded(30, 0, 0);
-        Assert.Equal(TimeSpan.Zero, meters.CpuAtMark);
+        Assert.Equal(TimeSpan.Zero, meters.AtMark.Cpu);
         metrics.Recorded(20, 5, 0);
         Thread.Sleep(50);
         metrics.Recorded(40, 0, 5);
 
         Assert.Equal(50, meters.DurableAtMark);
-        Assert.True(meters.CpuAtMark > TimeSpan.Zero);
+        Assert.True(meters.AtMark.Cpu > TimeSpan.Zero);
         Assert.Equal(100, meters.Durable);
         Assert.InRange(meters.SinceMark, TimeSpan.FromMilliseconds(40), meters.Busy);
     }

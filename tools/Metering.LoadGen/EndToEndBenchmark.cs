@@ -100,11 +100,8 @@ public static class EndToEndBenchmark
             meters.MarkAt(options.Events / 2);
             await meters.WaitForAsync(options.Events, TimeSpan.FromMinutes(30));
             var engineRate = options.Events / meters.Busy.TotalSeconds;
-            var cpu = CpuTime();
-            var allocated = GC.GetTotalAllocatedBytes();
-            var collections = GC.CollectionCount(0);
-            var gcPause = GC.GetTotalPauseDuration();
-            var engineCpuPerEvent = (cpu - meters.CpuAtFirstConsumed).TotalMicroseconds / options.Events;
+            var done = ProcessCounters.Now();
+            var engineCpuPerEvent = (done.Cpu - meters.CpuAtFirstConsumed).TotalMicroseconds / options.Events;
             log.WriteLine($"Engine to durable state: {engineRate:N0} events/s ({engineRate / raw:P0} of raw), {engineCpuPerEvent:N1} µs CPU per event");
             // Null when the batch that passed the mark was the last: a short run can be one or two batches.
             var steadyEvents = options.Events - meters.DurableAtMark;
@@ -112,11 +109,12 @@ public static class EndToEndBenchmark
             int? steadyCollections = null;
             if (steadyEvents > 0 && meters.SinceMark > TimeSpan.Zero)
             {
+                var steady = done - meters.AtMark;
                 steadyRate = Round(steadyEvents / meters.SinceMark.TotalSeconds);
-                steadyCpuPerEvent = Math.Round((cpu - meters.CpuAtMark).TotalMicroseconds / steadyEvents, 2);
-                steadyAllocatedPerEvent = Round((double)(allocated - meters.AllocatedAtMark) / steadyEvents);
-                steadyCollections = collections - meters.CollectionsAtMark;
-                steadyGcPausePercent = Math.Round(100 * (gcPause - meters.GcPauseAtMark) / meters.SinceMark, 1);
+                steadyCpuPerEvent = Math.Round(steady.Cpu.TotalMicroseconds / steadyEvents, 2);
+                steadyAllocatedPerEvent = Round((double)steady.Allocated / steadyEvents);
+                steadyCollections = steady.Collections;
+                steadyGcPausePercent = Math.Round(100 * steady.GcPause / meters.SinceMark, 1);
                 log.WriteLine($"  its second half (accounts warm): {steadyRate:N0} events/s ({steadyRate / raw:P0} of raw), {steadyCpuPerEvent:N1} µs CPU per event, {steadyAllocatedPerEvent:N0} bytes allocated per event, {steadyCollections} garbage collections pausing the engine {steadyGcPausePercent} % of the time");
             }
 
@@ -129,15 +127,14 @@ public static class EndToEndBenchmark
             var halfRate = options.LatencyRate ?? engineRate / 2;
             var halfEvents = (long)(halfRate * options.LatencyPhase.TotalSeconds);
             meters.StartLatency();
-            var latencyCpu = CpuTime();
-            var latencyBrokerCpu = EmbeddedBrokerCpuTime();
-            var (latencyPause, latencyCollections, latencyClock) = (GC.GetTotalPauseDuration(), GC.CollectionCount(0), Stopwatch.StartNew());
+            var (latencyStart, latencyBrokerCpu, latencyClock) = (ProcessCounters.Now(), EmbeddedBrokerCpuTime(), Stopwatch.StartNew());
             LoadProducer.Run(broker.BootstrapServers, kafka.UsageTopic, new UsageMix(options.Accounts, 2, "half"), halfEvents, halfRate, null, ct);
             await meters.WaitForAsync(options.Events + halfEvents, TimeSpan.FromMinutes(5));
             var latency = meters.LatencyQuantilesMs(0.5, 0.99, 0.999);
             log.WriteLine($"At {halfRate:N0} events/s: p50 {latency[0]:N1} ms, p99 {latency[1]:N1} ms, p99.9 {latency[2]:N1} ms");
             var (batches, meanRecords, persistMs) = meters.LatencyBatches(0.5, 0.99);
-            log.WriteLine($"  {batches:N0} batches of {meanRecords:N0} records on average, persisted in p50 {persistMs[0]:N1} ms, p99 {persistMs[1]:N1} ms; {(CpuTime() - latencyCpu).TotalMicroseconds / halfEvents:N1} µs CPU per event, the load generator's producing included, the embedded broker's {(EmbeddedBrokerCpuTime() - latencyBrokerCpu).TotalMicroseconds / halfEvents:N1} of them; {GC.CollectionCount(0) - latencyCollections} garbage collections pausing {(GC.GetTotalPauseDuration() - latencyPause).TotalMilliseconds:N0} ms in {latencyClock.Elapsed.TotalSeconds:N1} s");
+            var latencyCost = ProcessCounters.Now() - latencyStart;
+            log.WriteLine($"  {batches:N0} batches of {meanRecords:N0} records on average, persisted in p50 {persistMs[0]:N1} ms, p99 {persistMs[1]:N1} ms; {latencyCost.Cpu.TotalMicroseconds / halfEvents:N1} µs CPU per event, the load generator's producing included, the embedded broker's {(EmbeddedBrokerCpuTime() - latencyBrokerCpu).TotalMicroseconds / halfEvents:N1} of them; {latencyCost.Collections} garbage collections pausing {latencyCost.GcPause.TotalMilliseconds:N0} ms in {latencyClock.Elapsed.TotalSeconds:N1} s");
 
             await engine.StopAsync(ct);
             await engine.DisposeAsync();

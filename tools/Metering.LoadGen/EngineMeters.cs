@@ -61,10 +61,7 @@ public sealed class EngineMeters : IDisposable
                 {
                     _markedAt = now;
                     DurableAtMark = _durable;
-                    CpuAtMark = Process.GetCurrentProcess().TotalProcessorTime;
-                    AllocatedAtMark = GC.GetTotalAllocatedBytes();
-                    CollectionsAtMark = GC.CollectionCount(0);
-                    GcPauseAtMark = GC.GetTotalPauseDuration();
+                    AtMark = ProcessCounters.Now();
                 }
                 _lastDurableAt = now;
             }
@@ -112,16 +109,8 @@ public sealed class EngineMeters : IDisposable
     /// <summary>Records durable when the mark was passed (a batch may pass it by more than one).</summary>
     public long DurableAtMark { get; private set; }
 
-    public TimeSpan CpuAtMark { get; private set; }
-
-    /// <summary>Bytes the process had allocated at the mark: unlike CPU time, what the engine allocates per event does not drift with the machine's speed.</summary>
-    public long AllocatedAtMark { get; private set; }
-
-    /// <summary>Garbage collections (of any generation) the process had run at the mark.</summary>
-    public int CollectionsAtMark { get; private set; }
-
-    /// <summary>Time the process had spent with its threads paused for garbage collection at the mark.</summary>
-    public TimeSpan GcPauseAtMark { get; private set; }
+    /// <summary>The process's CPU and garbage-collector counters at the mark.</summary>
+    public ProcessCounters AtMark { get; private set; }
 
     /// <summary>From the mark to the last record made durable.</summary>
     public TimeSpan SinceMark

@@ -40,8 +40,8 @@ public sealed class KafkaOptions
     /// committed in order, and a failed batch is read again with those after it. Two: the consumer's
     /// thread reads and parses the next batch on one core while the accounts persist this one on the
     /// other (10,000 accounts, 1M events, two cores: 40,600 against 39,500 events/s on average, warm
-    /// half 58,000 against 50,200, 6 runs each; docs/benchmarks.md, session 12). When parsing was cheap next to
-    /// persisting, 2 did not pay (session 6).
+    /// half 58,000 against 50,200, 6 runs each; docs/benchmarks.md, session 12). When parsing was
+    /// cheap next to persisting, 2 did not pay (session 6).
     /// </summary>
     public int MaxBatchesInFlight { get; set; } = 2;
     /// <summary>
