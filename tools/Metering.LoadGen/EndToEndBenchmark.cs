@@ -101,7 +101,7 @@ public static class EndToEndBenchmark
             await meters.WaitForAsync(options.Events, TimeSpan.FromMinutes(30));
             var engineRate = options.Events / meters.Busy.TotalSeconds;
             var done = ProcessCounters.Now();
-            var engineCpuPerEvent = (done.Cpu - meters.CpuAtFirstConsumed).TotalMicroseconds / options.Events;
+            var engineCpuPerEvent = (done.Cpu - meters.AtFirstConsumed.Cpu).TotalMicroseconds / options.Events;
             log.WriteLine($"Engine to durable state: {engineRate:N0} events/s ({engineRate / raw:P0} of raw), {engineCpuPerEvent:N1} µs CPU per event");
             // Null when the batch that passed the mark was the last: a short run can be one or two batches.
             var steadyEvents = options.Events - meters.DurableAtMark;
@@ -109,6 +109,10 @@ public static class EndToEndBenchmark
             int? steadyCollections = null;
             if (steadyEvents > 0 && meters.SinceMark > TimeSpan.Zero)
             {
+                // The first half is where every account recovers: what it costs beyond the warm half is the warm-up.
+                var warming = meters.AtMark - meters.AtFirstConsumed;
+                var warmingTime = meters.Busy - meters.SinceMark;
+                log.WriteLine($"  its first half (accounts recovering): {meters.DurableAtMark / warmingTime.TotalSeconds:N0} events/s, {warming.Cpu.TotalMicroseconds / meters.DurableAtMark:N1} µs CPU per event, {(double)warming.Allocated / meters.DurableAtMark:N0} bytes allocated per event, {warming.Collections} garbage collections pausing the engine {100 * warming.GcPause / warmingTime:N1} % of the time");
                 var steady = done - meters.AtMark;
                 steadyRate = Round(steadyEvents / meters.SinceMark.TotalSeconds);
                 steadyCpuPerEvent = Math.Round(steady.Cpu.TotalMicroseconds / steadyEvents, 2);
@@ -121,7 +125,7 @@ public static class EndToEndBenchmark
             // The projections follow the journal on their own: until they caught up, part of the run's
             // work is still to do, so the CPU per event with the read side counts it too.
             var readSide = await ReadSideCaughtUpAsync(engine, ct);
-            var readSideCpuPerEvent = (CpuTime() - meters.CpuAtFirstConsumed).TotalMicroseconds / options.Events;
+            var readSideCpuPerEvent = (CpuTime() - meters.AtFirstConsumed.Cpu).TotalMicroseconds / options.Events;
             log.WriteLine($"Read side caught up {readSide.TotalMilliseconds:N0} ms after the last event was durable; with it, {readSideCpuPerEvent:N1} µs CPU per event");
 
             var halfRate = options.LatencyRate ?? engineRate / 2;

@@ -48,7 +48,7 @@ public sealed class EngineMeters : IDisposable
             if (instrument.Name == "metering.events.consumed")
             {
                 if (Interlocked.CompareExchange(ref _firstConsumedAt, now, 0) == 0)
-                    CpuAtFirstConsumed = Process.GetCurrentProcess().TotalProcessorTime;
+                    AtFirstConsumed = ProcessCounters.Now();
                 return;
             }
             // Under a lock, so whoever sees the count also sees the moment and the mark that came with
@@ -76,8 +76,8 @@ public sealed class EngineMeters : IDisposable
         _listener.Start();
     }
 
-    /// <summary>This process's CPU time when the engine consumed its first batch: start-up and JIT excluded from per-event CPU.</summary>
-    public TimeSpan CpuAtFirstConsumed { get; private set; }
+    /// <summary>This process's counters when the engine consumed its first batch: start-up excluded from per-event CPU.</summary>
+    public ProcessCounters AtFirstConsumed { get; private set; }
 
     /// <summary>Records persisted (or dropped as already persisted) since the listener started.</summary>
     public long Durable
