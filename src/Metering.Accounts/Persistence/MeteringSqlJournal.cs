@@ -31,6 +31,7 @@ public sealed class MeteringSqlJournal : SqlWriteJournal
     protected override void PostStop()
     {
         _writes.Complete();
+        _reads.Dispose();
         base.PostStop();
     }
 

@@ -19,4 +19,10 @@ public sealed class MeteringSqlSnapshotStore : SqlSnapshotStore
         criteria.MaxSequenceNr == long.MaxValue && criteria.MaxTimeStamp == DateTime.MaxValue
             ? _reads.LatestAsync(persistenceId, cancellationToken)
             : base.LoadAsync(persistenceId, criteria, cancellationToken);
+
+    protected override void PostStop()
+    {
+        _reads.Dispose();
+        base.PostStop();
+    }
 }

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Persistence;
@@ -11,11 +12,11 @@ namespace Metering.Accounts.Persistence;
 /// these built its SQL anew with linq2db and ran in a transaction of its own (the replay through an
 /// Akka stream): 10,000 accounts recovering took 15–17 s of the benchmark's restart
 /// (docs/benchmarks.md, session 10). One statement needs no transaction: it reads one consistent
-/// state on SQLite (WAL) and PostgreSQL alike.
+/// state on SQLite (WAL) and PostgreSQL alike. The statements run prepared, on <see cref="ReadSessions"/>.
 /// </summary>
-public sealed class RecoveryReads
+public sealed class RecoveryReads : IDisposable
 {
-    private readonly JournalDatabase _database;
+    private readonly ReadSessions _sessions;
     private readonly Akka.Serialization.Serialization _serialization;
     private readonly string _highestSql;
     private readonly string _replaySql;
@@ -23,7 +24,7 @@ public sealed class RecoveryReads
     /// <param name="journal">The journal plugin's configuration (<c>akka.persistence.journal.sql</c>).</param>
     public RecoveryReads(JournalDatabase database, Akka.Serialization.Serialization serialization, Config journal)
     {
-        _database = database;
+        _sessions = new ReadSessions(database, ReadSessionsKept);
         _serialization = serialization;
 
         var (journalTable, column) = JournalTables.Table(journal, "journal");
@@ -38,27 +39,35 @@ public sealed class RecoveryReads
             WHERE {pid} = @pid AND {seq} >= @from AND {seq} <= @to AND {column("deleted")} = @deleted
             ORDER BY {seq} LIMIT @max
             """;
-
     }
+
+    /// <summary>Idle sessions kept: reads run on the thread pool, a few at a time on a few cores.</summary>
+    public static int ReadSessionsKept => Math.Max(4, Environment.ProcessorCount);
 
     /// <summary>The highest sequence number stored after <paramref name="from"/>, 0 when there is none.</summary>
     public async Task<long> HighestSequenceNrAsync(string persistenceId, long from, CancellationToken ct)
     {
         await ThreadPoolHop.Leave(); // Microsoft.Data.Sqlite runs synchronously: not on the journal's actor
-        await using var connection = await _database.OpenAsync(ct);
-        await using var command = JournalDatabase.Command(connection, null, _highestSql, ("@pid", persistenceId), ("@from", from));
-        return await command.ExecuteScalarAsync(ct) is { } value and not DBNull ? Convert.ToInt64(value) : 0;
+        return await _sessions.RunAsync(async session =>
+        {
+            var command = session.Statement(_highestSql, ("@pid", persistenceId), ("@from", from));
+            return await command.ExecuteScalarAsync(ct) is { } value and not DBNull ? Convert.ToInt64(value) : 0;
+        }, ct);
     }
 
     /// <summary>The events from <paramref name="from"/> to <paramref name="to"/> (at most <paramref name="max"/>), in order, to <paramref name="replayed"/>.</summary>
     public async Task ReplayAsync(string persistenceId, long from, long to, long max, Action<IPersistentRepresentation> replayed)
     {
         await ThreadPoolHop.Leave();
-        await using var connection = await _database.OpenAsync(CancellationToken.None);
-        await using var command = JournalDatabase.Command(connection, null, _replaySql,
-            ("@pid", persistenceId), ("@from", from), ("@to", to), ("@deleted", false), ("@max", max));
-        await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
+        await _sessions.RunAsync(async session =>
+        {
+            var command = session.Statement(_replaySql, ("@pid", persistenceId), ("@from", from), ("@to", to), ("@deleted", false), ("@max", max));
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync()) Replay(reader);
+            return true;
+        }, CancellationToken.None);
+
+        void Replay(DbDataReader reader)
         {
             var manifest = reader.IsDBNull(3) ? string.Empty : reader.GetString(3);
             replayed(new Persistent(
@@ -72,4 +81,6 @@ public sealed class RecoveryReads
                 timestamp: reader.GetInt64(5)));
         }
     }
+
+    public void Dispose() => _sessions.Dispose();
 }

@@ -5,18 +5,19 @@ namespace Metering.Accounts.Persistence;
 
 /// <summary>
 /// The snapshot every recovery loads first, the latest, as one parameterized statement on the table
-/// Akka.Persistence.Sql writes (<see cref="JournalTables"/>); the journal's side is <see cref="RecoveryReads"/>.
+/// Akka.Persistence.Sql writes (<see cref="JournalTables"/>), prepared, on <see cref="ReadSessions"/>; the
+/// journal's side is <see cref="RecoveryReads"/>.
 /// </summary>
-public sealed class SnapshotReads
+public sealed class SnapshotReads : IDisposable
 {
-    private readonly JournalDatabase _database;
+    private readonly ReadSessions _sessions;
     private readonly Akka.Serialization.Serialization _serialization;
     private readonly string _latestSql;
 
     /// <param name="snapshots">The snapshot store's configuration (<c>akka.persistence.snapshot-store.sql</c>).</param>
     public SnapshotReads(JournalDatabase database, Akka.Serialization.Serialization serialization, Config snapshots)
     {
-        _database = database;
+        _sessions = new ReadSessions(database, RecoveryReads.ReadSessionsKept);
         _serialization = serialization;
         var (table, column) = JournalTables.Table(snapshots, "snapshot");
         _latestSql = $"""
@@ -31,12 +32,15 @@ public sealed class SnapshotReads
     public async Task<SelectedSnapshot?> LatestAsync(string persistenceId, CancellationToken ct)
     {
         await ThreadPoolHop.Leave(); // Microsoft.Data.Sqlite runs synchronously: not on the snapshot store's actor
-        await using var connection = await _database.OpenAsync(ct);
-        await using var command = JournalDatabase.Command(connection, null, _latestSql, ("@pid", persistenceId));
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        if (!await reader.ReadAsync(ct)) return null;
-        var metadata = new SnapshotMetadata(persistenceId, reader.GetInt64(0), new DateTime(reader.GetInt64(1)));
-        return new SelectedSnapshot(metadata,
-            JournalTables.Payload(_serialization, reader, 2, 4, reader.IsDBNull(3) ? string.Empty : reader.GetString(3), persistenceId));
+        return await _sessions.RunAsync(async session =>
+        {
+            await using var reader = await session.Statement(_latestSql, ("@pid", persistenceId)).ExecuteReaderAsync(ct);
+            if (!await reader.ReadAsync(ct)) return null;
+            var metadata = new SnapshotMetadata(persistenceId, reader.GetInt64(0), new DateTime(reader.GetInt64(1)));
+            return new SelectedSnapshot(metadata,
+                JournalTables.Payload(_serialization, reader, 2, 4, reader.IsDBNull(3) ? string.Empty : reader.GetString(3), persistenceId));
+        }, ct);
     }
+
+    public void Dispose() => _sessions.Dispose();
 }
