@@ -228,7 +228,11 @@ public sealed class AccountActor : PersistentActor, IWithTimers
 
     /// <param name="schedule">The due-date schedule (<see cref="Scheduling.AccountScheduleActor"/>) told of this account's next due moment.</param>
     public static Props GetProps(string accountId, AccountsOptions options, AccountServices services, IActorRef schedule) =>
-        Props.CreateBy(new Producer(accountId, options, services, schedule));
+        // The default mailbox named: with none given, Akka looked up every new account's stash capacity
+        // in the configuration, twice (its stash and the journal's), where the default one is kept.
+        Props.CreateBy(new Producer(accountId, options, services, schedule)).WithMailbox(DefaultMailbox);
+
+    private const string DefaultMailbox = "akka.actor.mailbox.unbounded-deque-based";
 
     /// <summary>
     /// Makes the actor with <c>new</c>: <c>Props.Create(() => new …)</c> built an expression tree for

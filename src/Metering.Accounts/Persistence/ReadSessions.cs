@@ -10,9 +10,15 @@ namespace Metering.Accounts.Persistence;
 /// the cold start (docs/benchmarks.md, session 14). A session whose read failed is closed rather than
 /// kept, so a broken connection (the database restarted) costs one failed read.
 /// </summary>
-/// <param name="keep">Idle sessions kept; more are opened while more reads run at once, and closed after.</param>
-public sealed class ReadSessions(JournalDatabase database, int keep) : IDisposable
+public sealed class ReadSessions(JournalDatabase database) : IDisposable
 {
+    /// <summary>
+    /// Idle sessions kept (more are opened while more reads run at once, and closed after). On SQLite
+    /// a few: the reads run on the thread pool, a few at a time. On PostgreSQL none, so no slot of the
+    /// node's connection pool is held idle (docs/operations.md): Npgsql opens from its pool cheaply
+    /// and keeps a connection's prepared statements across opens.
+    /// </summary>
+    private readonly int _keep = database.Provider == "sqlite" ? Math.Max(4, Environment.ProcessorCount) : 0;
     private readonly ConcurrentQueue<Session> _idle = new();
     private volatile bool _disposed;
 
@@ -24,7 +30,7 @@ public sealed class ReadSessions(JournalDatabase database, int keep) : IDisposab
         try
         {
             var result = await read(session);
-            if (!_disposed && _idle.Count < keep)
+            if (!_disposed && _idle.Count < _keep)
             {
                 _idle.Enqueue(session);
                 kept = true;

@@ -24,7 +24,7 @@ public sealed class RecoveryReads : IDisposable
     /// <param name="journal">The journal plugin's configuration (<c>akka.persistence.journal.sql</c>).</param>
     public RecoveryReads(JournalDatabase database, Akka.Serialization.Serialization serialization, Config journal)
     {
-        _sessions = new ReadSessions(database, ReadSessionsKept);
+        _sessions = new ReadSessions(database);
         _serialization = serialization;
 
         var (journalTable, column) = JournalTables.Table(journal, "journal");
@@ -40,9 +40,6 @@ public sealed class RecoveryReads : IDisposable
             ORDER BY {seq} LIMIT @max
             """;
     }
-
-    /// <summary>Idle sessions kept: reads run on the thread pool, a few at a time on a few cores.</summary>
-    public static int ReadSessionsKept => Math.Max(4, Environment.ProcessorCount);
 
     /// <summary>The highest sequence number stored after <paramref name="from"/>, 0 when there is none.</summary>
     public async Task<long> HighestSequenceNrAsync(string persistenceId, long from, CancellationToken ct)

@@ -17,7 +17,7 @@ public sealed class SnapshotReads : IDisposable
     /// <param name="snapshots">The snapshot store's configuration (<c>akka.persistence.snapshot-store.sql</c>).</param>
     public SnapshotReads(JournalDatabase database, Akka.Serialization.Serialization serialization, Config snapshots)
     {
-        _sessions = new ReadSessions(database, RecoveryReads.ReadSessionsKept);
+        _sessions = new ReadSessions(database);
         _serialization = serialization;
         var (table, column) = JournalTables.Table(snapshots, "snapshot");
         _latestSql = $"""
