@@ -55,8 +55,8 @@ public sealed class AccountActor : PersistentActor, IWithTimers
     public override string PersistenceId { get; }
 
     // Handlers in a switch rather than ReceivePersistentActor's registrations: those built two dozen
-    // delegates and a compiled matcher for every account that started, 250 µs of CPU and ~4 KB each,
-    // a tenth of a cold start with 10,000 accounts (docs/benchmarks.md, session 14).
+    // delegates and a compiled matcher for every account started, ~4 KB and most of the 0.25 ms of
+    // CPU its creation took (docs/benchmarks.md, session 14).
     protected override bool ReceiveRecover(object message)
     {
         switch (message)
@@ -228,16 +228,15 @@ public sealed class AccountActor : PersistentActor, IWithTimers
 
     /// <param name="schedule">The due-date schedule (<see cref="Scheduling.AccountScheduleActor"/>) told of this account's next due moment.</param>
     public static Props GetProps(string accountId, AccountsOptions options, AccountServices services, IActorRef schedule) =>
-        // The default mailbox named: with none given, Akka looked up every new account's stash capacity
-        // in the configuration, twice (its stash and the journal's), where the default one is kept.
-        Props.CreateBy(new Producer(accountId, options, services, schedule)).WithMailbox(DefaultMailbox);
+        // The mailbox named (the deque-based one persistent actors require, which Akka picks anyway):
+        // with none named, Akka read the stash capacity from the configuration for every new account.
+        Props.CreateBy(new Producer(accountId, options, services, schedule)).WithMailbox(Mailbox);
 
-    private const string DefaultMailbox = "akka.actor.mailbox.unbounded-deque-based";
+    private const string Mailbox = "akka.actor.mailbox.unbounded-deque-based";
 
     /// <summary>
     /// Makes the actor with <c>new</c>: <c>Props.Create(() => new …)</c> built an expression tree for
-    /// every account started and invoked the constructor by reflection (6 % of a cold start's actor
-    /// creation with 10,000 accounts).
+    /// every account started and invoked the constructor by reflection.
     /// </summary>
     private sealed class Producer(string accountId, AccountsOptions options, AccountServices services, IActorRef schedule) : IIndirectActorProducer
     {
