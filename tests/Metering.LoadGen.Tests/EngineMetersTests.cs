@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Metering.Accounts;
 using Metering.Ingestion.Consumer;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -30,5 +31,27 @@ public sealed class EngineMetersTests
         Assert.True(meters.AtMark.Cpu > TimeSpan.Zero);
         Assert.Equal(100, meters.Durable);
         Assert.InRange(meters.SinceMark, TimeSpan.FromMilliseconds(40), meters.Busy);
+    }
+
+    [Fact]
+    public void The_accounts_starting_are_the_first_recoveries_counted_from_the_first_consumed_batch()
+    {
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        using var meters = new EngineMeters();
+        var factory = services.GetRequiredService<IMeterFactory>();
+        var ingestion = new IngestionMetrics(factory);
+        var accounts = new AccountTelemetry(factory);
+
+        ingestion.Consumed(10);
+        accounts.Recovered(TimeSpan.FromMilliseconds(10));
+        Thread.Sleep(30);
+        accounts.Recovered(TimeSpan.FromMilliseconds(30));
+        accounts.Recovered(TimeSpan.FromMilliseconds(500)); // a later recovery (a restart), not one of the run's accounts
+
+        var (recovered, lastEnded, durationMs) = meters.Recoveries(2, 0.5, 1);
+
+        Assert.Equal(2, recovered);
+        Assert.InRange(lastEnded, TimeSpan.FromMilliseconds(25), TimeSpan.FromSeconds(5));
+        Assert.Equal([10.0, 30.0], durationMs.Select(ms => Math.Round(ms)));
     }
 }

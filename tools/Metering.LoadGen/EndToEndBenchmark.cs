@@ -113,6 +113,8 @@ public static class EndToEndBenchmark
                 var warming = meters.AtMark - meters.AtFirstConsumed;
                 var warmingTime = meters.Busy - meters.SinceMark;
                 log.WriteLine($"  its first half (accounts recovering): {meters.DurableAtMark / warmingTime.TotalSeconds:N0} events/s, {warming.Cpu.TotalMicroseconds / meters.DurableAtMark:N1} µs CPU per event, {(double)warming.Allocated / meters.DurableAtMark:N0} bytes allocated per event, {warming.Collections} garbage collections pausing the engine {100 * warming.GcPause / warmingTime:N1} % of the time");
+                var (recovered, lastRecovered, recoveryMs) = meters.Recoveries(options.Accounts, 0.5, 0.99);
+                log.WriteLine($"    {recovered:N0} accounts started, the last {lastRecovered.TotalSeconds:N1} s after the first batch was read; each recovered in p50 {recoveryMs[0]:N1} ms, p99 {recoveryMs[1]:N1} ms");
                 var steady = done - meters.AtMark;
                 steadyRate = Round(steadyEvents / meters.SinceMark.TotalSeconds);
                 steadyCpuPerEvent = Math.Round(steady.Cpu.TotalMicroseconds / steadyEvents, 2);

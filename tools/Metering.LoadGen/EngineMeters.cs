@@ -1,13 +1,15 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Metering.Accounts;
 using Metering.Ingestion.Consumer;
 
 namespace Metering.LoadGen;
 
 /// <summary>
 /// Listens to the engine's own ingestion instruments in-process: how many records reached durable
-/// state (accepted, duplicate and redelivered are all counted only after the journal write) and each
-/// event's ingest-to-persisted latency. Reading the engine's metrics adds no work to its hot path.
+/// state (accepted, duplicate and redelivered are all counted only after the journal write), each
+/// event's ingest-to-persisted latency, and the accounts' recoveries. Reading the engine's metrics
+/// adds no work to its hot path.
 /// </summary>
 public sealed class EngineMeters : IDisposable
 {
@@ -16,6 +18,8 @@ public sealed class EngineMeters : IDisposable
     private readonly Lock _durableGate = new();
     private readonly List<double> _latencies = [];
     private readonly List<double> _persists = [];
+    /// <summary>Each account recovery's duration (seconds) and when it ended, in the order they ended.</summary>
+    private readonly List<(double Seconds, long At)> _recoveries = [];
     private long _batchRecords;
     private long _durable;
     private long _mark = long.MaxValue;
@@ -32,6 +36,8 @@ public sealed class EngineMeters : IDisposable
                     "metering.events.consumed" or "metering.events.accepted" or "metering.events.duplicates"
                     or "metering.events.redelivered" or "metering.events.dead_lettered" or "metering.events.latency"
                     or "metering.batch.persist.duration" or "metering.batch.size")
+                listener.EnableMeasurementEvents(instrument);
+            if (instrument.Meter.Name == AccountTelemetry.MeterName && instrument.Name == RecoveryInstrument)
                 listener.EnableMeasurementEvents(instrument);
         };
         _listener.SetMeasurementEventCallback<long>((instrument, value, _, _) =>
@@ -68,8 +74,14 @@ public sealed class EngineMeters : IDisposable
         });
         _listener.SetMeasurementEventCallback<double>((instrument, value, _, _) =>
         {
+            var now = Stopwatch.GetTimestamp();
             lock (_gate)
             {
+                if (instrument.Name == RecoveryInstrument)
+                {
+                    _recoveries.Add((value, now));
+                    return;
+                }
                 if (_recordLatency) (instrument.Name == "metering.events.latency" ? _latencies : _persists).Add(value);
             }
         });
@@ -119,6 +131,22 @@ public sealed class EngineMeters : IDisposable
         {
             // Zero when the mark was never passed after it was set (the run was done before).
             lock (_durableGate) return _markedAt == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(_markedAt, _lastDurableAt);
+        }
+    }
+
+    private const string RecoveryInstrument = "metering.accounts.recovery.duration";
+
+    /// <summary>
+    /// The first <paramref name="count"/> account recoveries (the run's accounts starting): when the
+    /// last of them ended, from the engine's first consumed batch, and the quantiles of their durations.
+    /// </summary>
+    public (int Recovered, TimeSpan LastEnded, double[] DurationMs) Recoveries(int count, params double[] quantiles)
+    {
+        lock (_gate)
+        {
+            var first = _recoveries.Take(count).ToArray();
+            var lastEnded = first.Length == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(Interlocked.Read(ref _firstConsumedAt), first[^1].At);
+            return (first.Length, lastEnded, QuantilesMs([.. first.Select(r => r.Seconds)], quantiles));
         }
     }
 
