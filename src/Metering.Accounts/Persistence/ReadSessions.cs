@@ -6,8 +6,8 @@ namespace Metering.Accounts.Persistence;
 /// <summary>
 /// Open connections kept for the reads every recovering account makes, each with its statements
 /// prepared at their first use. Opening a pooled connection (its session pragmas run every time)
-/// and compiling the SQL were half of such a read's CPU: with 10,000 accounts starting, a tenth of
-/// the cold start (docs/benchmarks.md, session 14). A session whose read failed is closed rather than
+/// and compiling the SQL were half of such a read's CPU, and the reads a tenth of a cold start with
+/// 10,000 accounts (docs/benchmarks.md, session 14). A session whose read failed is closed rather than
 /// kept, so a broken connection (the database restarted) costs one failed read.
 /// </summary>
 public sealed class ReadSessions(JournalDatabase database) : IDisposable
