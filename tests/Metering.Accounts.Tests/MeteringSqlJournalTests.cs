@@ -46,6 +46,32 @@ public sealed class MeteringSqlJournalTests : TestKit
         ExpectMsg("a,b,c");
     }
 
+    [Fact]
+    public void An_actor_that_moves_to_another_node_and_back_keeps_every_event_at_its_next_recovery()
+    {
+        // Two nodes on one database, each with its journal: recorder-2 writes on this one, then on the
+        // other, then here again, as a shard that moved away and back.
+        using var other = ActorSystem.Create("other", SqlJournalConfig.For(_dataDir));
+        WriteOnce(Sys, "a");
+        WriteOnce(other, "b");
+        WriteOnce(Sys, "c");
+
+        var recorder = Sys.ActorOf(Props.Create(() => new Recorder("recorder-2")));
+        recorder.Tell("state", TestActor);
+        ExpectMsg("a,b,c");
+    }
+
+    /// <summary>Starts recorder-2 on <paramref name="system"/>, writes <paramref name="payload"/> and stops it.</summary>
+    private void WriteOnce(ActorSystem system, string payload)
+    {
+        var recorder = system.ActorOf(Props.Create(() => new Recorder("recorder-2")));
+        recorder.Tell(new Write(payload), TestActor);
+        ExpectMsg($"written {payload}");
+        Watch(recorder);
+        system.Stop(recorder);
+        ExpectTerminated(recorder);
+    }
+
     private sealed record Write(object Payload);
 
     /// <summary>The JSON serializer fails on it: reading its property throws.</summary>

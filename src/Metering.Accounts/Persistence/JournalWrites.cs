@@ -28,14 +28,17 @@ public sealed class JournalWrites
     /// <summary>The INSERT's parameter names, one per column, in <see cref="Bind"/>'s order.</summary>
     private readonly string[] _parameters;
     private readonly int _batchSize;
-    /// <summary>Identifies this journal's rows as Akka.Persistence.Sql's does: one per journal instance.</summary>
-    private readonly string _writerUuid = Guid.NewGuid().ToString("N");
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { AllowSynchronousContinuations = false });
 
     /// <summary>Rows of one <see cref="AtomicWrite"/> call, and who waits for them.</summary>
     private sealed record Pending(List<Row> Rows, TaskCompletionSource Done);
 
-    private sealed record Row(string PersistenceId, long SequenceNr, byte[] Message, int Serializer, string Manifest, long Created);
+    /// <param name="Writer">
+    /// The persistent actor incarnation's writer id, which Akka's replay filter reads back. One id per
+    /// journal instance made an account that moved to another node and back look like an old writer
+    /// writing after a newer one, and its later events were discarded at its next recovery.
+    /// </param>
+    private sealed record Row(string PersistenceId, long SequenceNr, byte[] Message, int Serializer, string Manifest, long Created, string Writer);
 
     /// <param name="journal">The journal plugin's configuration: its table mapping, batch size and parallelism.</param>
     public JournalWrites(JournalDatabase database, ExtendedActorSystem system, Config journal)
@@ -59,8 +62,7 @@ public sealed class JournalWrites
     /// Serializes and queues <paramref name="writes"/>; completes when their rows are committed, with
     /// the writes whose payload could not be serialized, or is tagged, rejected. The engine tags nothing
     /// (its projections read the whole journal in order), and Akka.Persistence.Sql's tag table would need
-    /// its writer: rows of two writers interleaved make Akka's replay filter drop the later ones. A
-    /// failed transaction fails the whole call, as in the base journal.
+    /// its own writer. A failed transaction fails the whole call, as in the base journal.
     /// </summary>
     public async Task<IImmutableList<Exception>> WriteAsync(IReadOnlyList<AtomicWrite> writes)
     {
@@ -109,7 +111,7 @@ public sealed class JournalWrites
         // With the system as transport, so actor references in a payload serialize as the base journal's do.
         var message = Akka.Serialization.Serialization.WithTransport(_system, (serializer, payload), static s => s.serializer.ToBinary(s.payload));
         return new Row(persistent.PersistenceId, persistent.SequenceNr, message, serializer.Identifier, manifest,
-            persistent.Timestamp == 0 ? created : persistent.Timestamp);
+            persistent.Timestamp == 0 ? created : persistent.Timestamp, persistent.WriterGuid);
     }
 
     /// <summary>Takes what is queued, up to the batch size in rows, and commits it in one transaction.</summary>
@@ -185,7 +187,7 @@ public sealed class JournalWrites
         parameters[5].Value = row.Manifest;
         parameters[6].Value = row.Created;
         var next = 7;
-        if (_writerUuidColumn) parameters[next++].Value = _writerUuid;
+        if (_writerUuidColumn) parameters[next++].Value = row.Writer;
         if (_tagsColumn) parameters[next].Value = string.Empty;
     }
 }
