@@ -87,9 +87,9 @@ public static class EndToEndBenchmark
             log.WriteLine($"Produced at {preload.Rate:N0} events/s");
             EnsureRetained(broker.BootstrapServers, kafka, options.Events);
 
-            var rawCpu = CpuTime();
+            var rawCpu = ProcessCounters.CpuTime();
             var raw = RawConsumeRate(broker.BootstrapServers, kafka, options.Events, ct);
-            var rawCpuPerEvent = (CpuTime() - rawCpu).TotalMicroseconds / options.Events;
+            var rawCpuPerEvent = (ProcessCounters.CpuTime() - rawCpu).TotalMicroseconds / options.Events;
             log.WriteLine($"Raw Confluent.Kafka consume: {raw:N0} events/s, {rawCpuPerEvent:N1} µs CPU per event");
 
             using var meters = new EngineMeters();
@@ -127,7 +127,7 @@ public static class EndToEndBenchmark
             // The projections follow the journal on their own: until they caught up, part of the run's
             // work is still to do, so the CPU per event with the read side counts it too.
             var readSide = await ReadSideCaughtUpAsync(engine, ct);
-            var readSideCpuPerEvent = (CpuTime() - meters.AtFirstConsumed.Cpu).TotalMicroseconds / options.Events;
+            var readSideCpuPerEvent = (ProcessCounters.CpuTime() - meters.AtFirstConsumed.Cpu).TotalMicroseconds / options.Events;
             log.WriteLine($"Read side caught up {readSide.TotalMilliseconds:N0} ms after the last event was durable; with it, {readSideCpuPerEvent:N1} µs CPU per event");
 
             var halfRate = options.LatencyRate ?? engineRate / 2;
@@ -172,8 +172,6 @@ public static class EndToEndBenchmark
 
     private static double Round(double value) => Math.Round(value, 0);
 
-    /// <summary>CPU this process used: unlike rates, it barely moves when other work shares the machine.</summary>
-    private static TimeSpan CpuTime() => Process.GetCurrentProcess().TotalProcessorTime;
 
     /// <summary>
     /// CPU of the embedded broker's thread (librdkafka names it <c>rdk:mock</c>) on Linux, zero

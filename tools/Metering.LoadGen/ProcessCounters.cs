@@ -12,7 +12,10 @@ namespace Metering.LoadGen;
 public readonly record struct ProcessCounters(TimeSpan Cpu, long Allocated, int Collections, TimeSpan GcPause)
 {
     public static ProcessCounters Now() =>
-        new(Process.GetCurrentProcess().TotalProcessorTime, GC.GetTotalAllocatedBytes(), GC.CollectionCount(0), GC.GetTotalPauseDuration());
+        new(CpuTime(), GC.GetTotalAllocatedBytes(), GC.CollectionCount(0), GC.GetTotalPauseDuration());
+
+    /// <summary>CPU this process used: unlike rates, it barely moves when other work shares the machine.</summary>
+    public static TimeSpan CpuTime() => Process.GetCurrentProcess().TotalProcessorTime;
 
     public static ProcessCounters operator -(ProcessCounters later, ProcessCounters earlier) =>
         new(later.Cpu - earlier.Cpu, later.Allocated - earlier.Allocated, later.Collections - earlier.Collections, later.GcPause - earlier.GcPause);
