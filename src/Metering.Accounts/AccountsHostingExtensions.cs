@@ -145,10 +145,10 @@ public static class AccountsHostingExtensions
                   parallelism = {{database.WriteParallelism}}
                   batch-size = {{database.WriteBatchSize}}
                   read-isolation-level = {{database.ReadIsolationLevel}}
+                  # Akka.Persistence.Sql's plugins with their hot paths our own (JournalWrites, RecoveryReads, SnapshotReads).
+                  {{MeteringSqlJournal.PluginSettings}}
                 }
                 akka.persistence.snapshot-store.sql.read-isolation-level = {{database.ReadIsolationLevel}}
-                # Akka.Persistence.Sql's plugins with their hot paths our own (JournalWrites, RecoveryReads, SnapshotReads).
-                akka.persistence.journal.sql.class = "{{typeof(MeteringSqlJournal).AssemblyQualifiedName}}"
                 akka.persistence.snapshot-store.sql.class = "{{typeof(MeteringSqlSnapshotStore).AssemblyQualifiedName}}"
                 akka.persistence.query.journal.sql.read-isolation-level = {{database.ReadIsolationLevel}}
                 """, HoconAddMode.Prepend)

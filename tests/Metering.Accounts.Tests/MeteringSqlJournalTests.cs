@@ -61,6 +61,31 @@ public sealed class MeteringSqlJournalTests : TestKit
         ExpectMsg("a,b,c");
     }
 
+    [Fact]
+    public void A_journal_written_with_one_writer_id_per_node_keeps_every_event_of_an_actor_that_moved_away_and_back()
+    {
+        // Before 1341172 rows carried the node's writer id, not the incarnation's: an actor written on
+        // node A, then B, then A again reads A, B, A, which Akka's replay filter takes for an old writer
+        // coming back and (in its default mode) discards at the next recovery.
+        WriteOnce(Sys, "a");
+        WriteOnce(Sys, "b");
+        WriteOnce(Sys, "c");
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection(Persistence.JournalDatabase.Sqlite(_dataDir).ConnectionString))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = """
+                UPDATE journal SET writer_uuid = CASE sequence_number WHEN 2 THEN 'node-b' ELSE 'node-a' END
+                WHERE persistence_id = 'recorder-2'
+                """;
+            Assert.Equal(3, command.ExecuteNonQuery());
+        }
+
+        var recorder = Sys.ActorOf(Props.Create(() => new Recorder("recorder-2")));
+        recorder.Tell("state", TestActor);
+        ExpectMsg("a,b,c");
+    }
+
     /// <summary>Starts recorder-2 on <paramref name="system"/>, writes <paramref name="payload"/> and stops it.</summary>
     private void WriteOnce(ActorSystem system, string payload)
     {

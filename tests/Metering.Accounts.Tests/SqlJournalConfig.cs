@@ -20,7 +20,7 @@ internal static class SqlJournalConfig
         return ConfigurationFactory.ParseString($$"""
             akka.persistence.journal.plugin = "akka.persistence.journal.sql"
             akka.persistence.journal.sql {
-              class = "{{typeof(MeteringSqlJournal).AssemblyQualifiedName}}"
+              {{MeteringSqlJournal.PluginSettings}}
               connection-string = "{{database.ConnectionString}}"
               provider-name = "{{ProviderName.SQLiteMS}}"
               auto-initialize = on

@@ -21,6 +21,19 @@ public sealed class MeteringSqlJournal : SqlWriteJournal
     /// <summary>Each persistence id's write in flight: its highest sequence number is read only after it (as the base journal does).</summary>
     private readonly ConcurrentDictionary<string, Task> _writing = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// The plugin settings (inside <c>akka.persistence.journal.sql</c>) that make the journal this class,
+    /// with Akka's replay filter off. The filter discards replayed events it takes for an old writer's;
+    /// here the table's unique (persistence id, sequence number) index already lets one writer have each
+    /// sequence number. And journals written before rows carried the incarnation's writer id hold one id
+    /// per node, which the filter misreads when an account moved away and back (its later events dropped).
+    /// Off, a recovery also no longer runs through a filter actor of its own.
+    /// </summary>
+    public static string PluginSettings => $"""
+        class = "{typeof(MeteringSqlJournal).AssemblyQualifiedName}"
+        replay-filter.mode = off
+        """;
+
     public MeteringSqlJournal(Config journalConfig) : base(journalConfig)
     {
         var database = JournalDatabase.ForPlugin(journalConfig);
