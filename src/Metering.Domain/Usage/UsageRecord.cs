@@ -39,8 +39,24 @@ public sealed record UsageRecord(
 /// on purpose, but sources are not authenticated either: a producer that wanted another's event
 /// dropped could simply send its (source, id). SHA-256 cost 6 % of the engine's CPU here.
 /// </summary>
-public readonly record struct DedupeKey(UInt128 Fingerprint)
+public readonly record struct DedupeKey
 {
+    // Two halves rather than one UInt128: its 16-byte alignment padded every table entry holding a
+    // key (a dedupe window's entry took 32 bytes for 24 of data).
+    private readonly ulong _low;
+    private readonly ulong _high;
+
+    public DedupeKey(UInt128 fingerprint)
+    {
+        _low = (ulong)fingerprint;
+        _high = (ulong)(fingerprint >> 64);
+    }
+
+    public UInt128 Fingerprint => new(_high, _low);
+
+    /// <summary>A well-mixed hash (the fingerprint's low half), for tables that index keys by their low bits.</summary>
+    internal ulong Low => _low;
+
     public static DedupeKey Of(string source, string id)
     {
         var length = 8 + Encoding.UTF8.GetByteCount(source) + Encoding.UTF8.GetByteCount(id);
