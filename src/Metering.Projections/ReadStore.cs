@@ -90,10 +90,19 @@ public sealed class ReadStore(JournalDatabase journal)
     /// a round trip per row on PostgreSQL, where the projections trailed the journal by a minute after
     /// 1,000,000 events for 10,000 accounts.
     /// </summary>
-    public static Task WriteRowsAsync(DbConnection connection, DbTransaction transaction, string insert, string onConflict, int columns, IReadOnlyList<object?[]> rows, CancellationToken ct) =>
-        InChunksAsync(connection, transaction, columns, rows,
-            names => $"{insert} VALUES {string.Join(", ", names.Select(row => $"({string.Join(", ", row)})"))} {onConflict}",
-            command => command.ExecuteNonQueryAsync(ct));
+    public static Task WriteRowsAsync(DbConnection connection, DbTransaction transaction, string insert, string onConflict, int columns, IReadOnlyList<object?[]> rows, CancellationToken ct)
+    {
+        if (connection is SqliteConnection sqlite)
+        {
+            // A row per statement, bound by position (SqliteStatement), in the connection's transaction.
+            using var statement = new SqliteStatement(sqlite, Sql([[.. Enumerable.Range(0, columns).Select(c => $"@c{c}")]]));
+            foreach (var row in rows) statement.Execute(row);
+            return Task.CompletedTask;
+        }
+        return InChunksAsync(connection, transaction, columns, rows, Sql, command => command.ExecuteNonQueryAsync(ct));
+
+        string Sql(string[][] names) => $"{insert} VALUES {string.Join(", ", names.Select(row => $"({string.Join(", ", row)})"))} {onConflict}";
+    }
 
     /// <summary>
     /// Runs a statement per <see cref="RowsPerStatement"/> rows of <paramref name="rows"/>: its SQL

@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using System.Data.Common;
 using System.Threading.Channels;
 using Akka.Actor;
 using Akka.Configuration;
@@ -7,13 +6,14 @@ using Akka.Persistence;
 using Akka.Persistence.Journal;
 using Akka.Serialization;
 using Akka.Util;
+using Microsoft.Data.Sqlite;
 
 namespace Metering.Accounts.Persistence;
 
 /// <summary>
 /// Writes journal rows as Akka.Persistence.Sql lays them out (same table, columns and values, so its
 /// read journal and recovery read them unchanged), many accounts' writes per transaction. On SQLite
-/// one prepared single-row INSERT is bound and stepped per row; elsewhere the rows go as one batch of
+/// one prepared single-row INSERT is bound by position and stepped per row (<see cref="SqliteStatement"/>); elsewhere the rows go as one batch of
 /// commands per round trip. Akka.Persistence.Sql built each transaction's rows into one multi-row
 /// INSERT with every payload written into the SQL text, which SQLite then parsed: without it the
 /// engine allocates 15 % fewer bytes per event (docs/benchmarks.md, session 10).
@@ -25,7 +25,7 @@ public sealed class JournalWrites
     private readonly string _insertSql;
     private readonly bool _writerUuidColumn;
     private readonly bool _tagsColumn;
-    /// <summary>The INSERT's parameter names, one per column, in <see cref="Bind"/>'s order.</summary>
+    /// <summary>The INSERT's parameter names, one per column, in <see cref="Values"/>' order.</summary>
     private readonly string[] _parameters;
     private readonly int _batchSize;
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { AllowSynchronousContinuations = false });
@@ -145,7 +145,13 @@ public sealed class JournalWrites
         await using var connection = await _database.OpenAsync(CancellationToken.None);
         await using var transaction = await connection.BeginTransactionAsync();
         var rows = batch.SelectMany(p => p.Rows);
-        if (connection.CanCreateBatch)
+        if (connection is SqliteConnection sqlite)
+        {
+            // One statement, prepared at the transaction's start and only bound and stepped per row.
+            using var statement = new SqliteStatement(sqlite, _insertSql);
+            foreach (var row in rows) statement.Execute(Values(row));
+        }
+        else
         {
             await using var commands = connection.CreateBatch();
             commands.Transaction = transaction;
@@ -153,41 +159,35 @@ public sealed class JournalWrites
             {
                 var command = commands.CreateBatchCommand();
                 command.CommandText = _insertSql;
-                foreach (var name in _parameters)
+                var values = Values(row);
+                for (var i = 0; i < values.Length; i++)
                 {
                     var parameter = command.CreateParameter();
-                    parameter.ParameterName = name;
+                    parameter.ParameterName = _parameters[i];
+                    parameter.Value = values[i];
                     command.Parameters.Add(parameter);
                 }
-                Bind(command.Parameters, row);
                 commands.BatchCommands.Add(command);
             }
             await commands.ExecuteNonQueryAsync();
         }
-        else
-        {
-            // One statement, prepared at its first row and only bound and stepped after.
-            await using var command = JournalDatabase.Statement(connection, transaction, _insertSql, _parameters);
-            foreach (var row in rows)
-            {
-                Bind(command.Parameters, row);
-                await command.ExecuteNonQueryAsync();
-            }
-        }
         await transaction.CommitAsync();
     }
 
-    private void Bind(DbParameterCollection parameters, Row row)
+    /// <summary>A row's values in the INSERT's column order.</summary>
+    private object[] Values(Row row)
     {
-        parameters[0].Value = row.PersistenceId;
-        parameters[1].Value = row.SequenceNr;
-        parameters[2].Value = false; // deleted
-        parameters[3].Value = row.Message;
-        parameters[4].Value = row.Serializer;
-        parameters[5].Value = row.Manifest;
-        parameters[6].Value = row.Created;
+        var values = new object[_parameters.Length];
+        values[0] = row.PersistenceId;
+        values[1] = row.SequenceNr;
+        values[2] = false; // deleted
+        values[3] = row.Message;
+        values[4] = row.Serializer;
+        values[5] = row.Manifest;
+        values[6] = row.Created;
         var next = 7;
-        if (_writerUuidColumn) parameters[next++].Value = row.Writer;
-        if (_tagsColumn) parameters[next].Value = string.Empty;
+        if (_writerUuidColumn) values[next++] = row.Writer;
+        if (_tagsColumn) values[next] = string.Empty;
+        return values;
     }
 }
