@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Akka.Persistence.Query;
 using Metering.Accounts;
 using Metering.Accounts.Persistence;
@@ -85,11 +86,11 @@ public sealed class UsageProjection(int cachedRows = UsageProjection.DefaultCach
         var rows = new List<object?[]>(deltas.Count);
         foreach (var (key, delta) in deltas)
         {
-            var (quantity, amount) = _rows.GetValueOrDefault(key);
-            var row = (quantity + delta.Quantity, amount + delta.Amount);
-            rows.Add([key.Account, key.Day, key.Meter, key.Team, key.User, key.Subscription, delta.Plan, row.Item1, row.Item2]);
             // Ahead of the database until the transaction commits; a failed one is followed by Forget.
-            _rows[key] = row;
+            // One lookup of the six-string key where reading and then setting the row took two.
+            ref var row = ref CollectionsMarshal.GetValueRefOrAddDefault(_rows, key, out _);
+            row = (row.Quantity + delta.Quantity, row.Amount + delta.Amount);
+            rows.Add([key.Account, key.Day, key.Meter, key.Team, key.User, key.Subscription, delta.Plan, row.Quantity, row.Amount]);
         }
         await ReadStore.WriteRowsAsync(connection, transaction, InsertSql, OnConflictSql, 9, rows, ct);
         Trim(deltas.Keys);

