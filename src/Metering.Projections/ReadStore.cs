@@ -75,8 +75,8 @@ public sealed class ReadStore(JournalDatabase journal)
     }
 
     /// <summary>
-    /// Rows per statement of <see cref="WriteRowsAsync"/> and keys per query of the usage projection's
-    /// reads. PostgreSQL: 100 (900 parameters for the widest table, a round trip saved per row).
+    /// Rows per statement of <see cref="WriteRowsAsync"/> on PostgreSQL and keys per query of the usage
+    /// projection's reads. PostgreSQL: 100 (900 parameters for the widest table, a round trip saved per row).
     /// SQLite: one, since there is no round trip to save, and Microsoft.Data.Sqlite binds every
     /// parameter by name, which SQLite finds by a linear scan: the cost of a wide statement's binding
     /// grows with the square of its parameters.
@@ -85,7 +85,8 @@ public sealed class ReadStore(JournalDatabase journal)
 
     /// <summary>
     /// Writes <paramref name="rows"/> (each the values of <paramref name="columns"/>, in order) with
-    /// one statement per <see cref="RowsPerStatement"/> rows: <paramref name="insert"/> is the SQL up
+    /// one statement per <see cref="RowsPerStatement"/> rows, on SQLite one prepared
+    /// <see cref="SqliteStatement"/> run per row: <paramref name="insert"/> is the SQL up
     /// to <c>VALUES</c>, <paramref name="onConflict"/> what follows the rows. A statement per row was
     /// a round trip per row on PostgreSQL, where the projections trailed the journal by a minute after
     /// 1,000,000 events for 10,000 accounts.
