@@ -11,7 +11,7 @@ namespace Metering.Accounts.Persistence;
 /// by position and step it, inside whatever transaction the connection has. Microsoft.Data.Sqlite
 /// binds every parameter again by name on each run, with a binder object per parameter and each
 /// string copied to UTF-8 through a new array: for the journal's inserts and the usage rows' upserts,
-/// a fifth of the engine's allocated bytes went to running statements (session 15, docs/benchmarks.md).
+/// about a tenth of the engine's allocated bytes went to binding them (session 15, docs/benchmarks.md).
 /// Values are stored as Microsoft.Data.Sqlite stores them (a decimal as its invariant text with at
 /// least one decimal, a bool as 0 or 1), so rows read back the same whichever wrote them.
 /// </summary>
