@@ -14,6 +14,8 @@ public sealed class AccountTelemetry : IDisposable
 {
     public const string MeterName = "Metering.Accounts";
     public const string SourceName = "Metering.Accounts";
+    /// <summary>The recovery histogram's name, which the benchmark also listens to.</summary>
+    public const string RecoveryInstrument = "metering.accounts.recovery.duration";
 
     private static readonly ActivitySource Source = new(SourceName);
 
@@ -31,7 +33,7 @@ public sealed class AccountTelemetry : IDisposable
         _recharges = _meter.CreateCounter<long>("metering.recharges",
             description: "Auto-recharge card charges by outcome: requested (an attempt), succeeded, failed");
         _invoices = _meter.CreateCounter<long>("metering.invoices.issued", description: "Invoices issued (plan fees, renewals)");
-        _recovery = _meter.CreateHistogram("metering.accounts.recovery.duration", unit: "s",
+        _recovery = _meter.CreateHistogram(RecoveryInstrument, unit: "s",
             description: "From an account actor's start to its state rebuilt from the latest snapshot and the journal; the count is the recoveries",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
         _passivated = _meter.CreateCounter<long>("metering.accounts.passivations",

@@ -37,7 +37,7 @@ public sealed class EngineMeters : IDisposable
                     or "metering.events.redelivered" or "metering.events.dead_lettered" or "metering.events.latency"
                     or "metering.batch.persist.duration" or "metering.batch.size")
                 listener.EnableMeasurementEvents(instrument);
-            if (instrument.Meter.Name == AccountTelemetry.MeterName && instrument.Name == RecoveryInstrument)
+            if (instrument.Meter.Name == AccountTelemetry.MeterName && instrument.Name == AccountTelemetry.RecoveryInstrument)
                 listener.EnableMeasurementEvents(instrument);
         };
         _listener.SetMeasurementEventCallback<long>((instrument, value, _, _) =>
@@ -77,7 +77,7 @@ public sealed class EngineMeters : IDisposable
             var now = Stopwatch.GetTimestamp();
             lock (_gate)
             {
-                if (instrument.Name == RecoveryInstrument)
+                if (instrument.Name == AccountTelemetry.RecoveryInstrument)
                 {
                     _recoveries.Add((value, now));
                     return;
@@ -133,8 +133,6 @@ public sealed class EngineMeters : IDisposable
             lock (_durableGate) return _markedAt == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(_markedAt, _lastDurableAt);
         }
     }
-
-    private const string RecoveryInstrument = "metering.accounts.recovery.duration";
 
     /// <summary>
     /// The first <paramref name="count"/> account recoveries (the run's accounts starting): when the

@@ -145,21 +145,17 @@ public sealed class DedupeWindow(TimeSpan length)
     /// <summary>Doubles the ring, its entries moved to the front in order, and indexes the keys again.</summary>
     private void Grow()
     {
-        var ring = new Entry[Math.Max(InitialCapacity, _ring.Length * 2)];
-        for (var i = 0; i < _entries; i++) ring[i] = _ring[(_head + i) & (_ring.Length - 1)];
-        var slots = new int[ring.Length * 2];
-        var mask = slots.Length - 1;
+        var (oldRing, oldSlots, oldHead) = (_ring, _slots, _head);
+        _ring = new Entry[Math.Max(InitialCapacity, oldRing.Length * 2)];
+        for (var i = 0; i < _entries; i++) _ring[i] = oldRing[(oldHead + i) & (oldRing.Length - 1)];
+        _slots = new int[_ring.Length * 2];
+        _head = 0;
         // From the old index, not the ring: superseded entries, and a key dropped before an older entry of it expired, stay unindexed.
-        foreach (var value in _slots)
+        foreach (var value in oldSlots)
         {
             if (value == 0) continue;
-            var position = (value - 1 - _head) & (_ring.Length - 1);
-            var slot = Home(ring[position].Key, mask);
-            while (slots[slot] != 0) slot = (slot + 1) & mask;
-            slots[slot] = position + 1;
+            var position = (value - 1 - oldHead) & (oldRing.Length - 1);
+            _slots[~Find(_ring[position].Key)] = position + 1;
         }
-        _ring = ring;
-        _slots = slots;
-        _head = 0;
     }
 }
