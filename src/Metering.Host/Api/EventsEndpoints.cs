@@ -100,15 +100,17 @@ public static class EventsEndpoints
             var seen = new HashSet<DedupeKey>();
             for (var i = 0; i < events.Length; i++)
             {
-                var parsed = parser.Parse(events[i], key: null, default, now);
+                // The event's own bytes, as it lands in Kafka and the consumer parses it.
+                var value = Encoding.UTF8.GetBytes(events[i].GetRawText());
+                var parsed = parser.Parse(value, key: null, default, now);
                 if (parsed.Rejection is { } rejection)
-                    errors.Add(new EventError(i, IdOf(events[i]), rejection.Code, rejection.Detail));
+                    errors.Add(new EventError(i, UsageEventParser.IdOf(value), rejection.Code, rejection.Detail));
                 else if (onlyAccount is not null && parsed.AccountId != onlyAccount)
                     errors.Add(new EventError(i, parsed.Record!.EventId, SubjectNotAllowed, $"This key produces usage for '{onlyAccount}' only."));
                 else if (!seen.Add(parsed.Record!.DedupeKey))
                     errors.Add(new EventError(i, parsed.Record.EventId, "duplicate_in_batch", "Another event in this batch has the same source and id."));
                 else
-                    valid.Add((parsed.AccountId!, Encoding.UTF8.GetBytes(events[i].GetRawText())));
+                    valid.Add((parsed.AccountId!, value));
             }
             if (errors.Count > 0)
                 return Results.Problem(
@@ -135,6 +137,4 @@ public static class EventsEndpoints
 
     private static IResult Problem(int status, string code, string title, string detail) =>
         Results.Problem(statusCode: status, title: title, detail: detail, extensions: new Dictionary<string, object?> { ["code"] = code });
-
-    private static string? IdOf(JsonElement e) => e.ValueKind == JsonValueKind.Object ? UsageEventParser.ReadString(e, "id") : null;
 }

@@ -64,6 +64,42 @@ public class UsageEventParserTests
     }
 
     [Fact]
+    public void A_repeated_member_counts_once_the_last_time_it_appears()
+    {
+        var parsed = Parse("""
+            {"specversion":"0.3","specversion":"1.0","id":"e-1","id":"e-2","source":"crm","type":"crm.call.minutes","subject":"acct-42",
+             "data":{"minutes":9,"user":"u-1"},"data":{"minutes":1.5,"minutes":2.5,"team":"t-1","team":"t-2"}}
+            """);
+        Assert.Equal(new UsageRecord("crm", "e-2", "call_minutes", 2.5m, Now, "t-2", null, Position), parsed.Record);
+    }
+
+    [Fact]
+    public void Escaped_member_names_and_values_read_as_their_text()
+    {
+        var parsed = Parse("""
+            {"sp\u0065cversion":"1.0","\u0069d":"e-\u00e9","source":"crm\/dialer","typ\u0065":"crm.call.minutes","subject":"acct\u002d42",
+             "d\u0061ta":{"min\u0075tes":0.5,"us\u0065r":"\u00fcber"}}
+            """);
+        Assert.Equal(new UsageRecord("crm/dialer", "e-é", "call_minutes", 0.5m, Now, null, "über", Position), parsed.Record);
+        Assert.Equal("acct-42", parsed.AccountId);
+    }
+
+    [Fact]
+    public void A_quantity_is_read_at_any_depth_below_data_and_outside_it()
+    {
+        var parser = new UsageEventParser(
+            new MeterCatalog([new MeterDefinition("deep", "crm.deep", "data.call.seconds"), new MeterDefinition("top", "crm.top", "units")]),
+            UsageEventLimits.Default);
+        ParsedEvent Read(string type, string members) => parser.Parse(Encoding.UTF8.GetBytes(
+            $$"""{"specversion":"1.0","id":"e","source":"s","type":"{{type}}","subject":"acct-42",{{members}}}"""), null, Position, Now);
+
+        Assert.Equal(30m, Read("crm.deep", """ "data":{"call":{"seconds":30}} """).Record!.Quantity);
+        Assert.Equal(1m, Read("crm.deep", """ "data":{"call":7} """).Record!.Quantity);
+        Assert.Equal("invalid_quantity", Read("crm.deep", """ "data":{"call":{"seconds":"30"}} """).Rejection!.Code);
+        Assert.Equal(4m, Read("crm.top", """ "units":4,"data":{"units":5} """).Record!.Quantity);
+    }
+
+    [Fact]
     public void Without_a_key_the_subject_routes_the_event()
     {
         var parsed = Parse("""{"specversion":"1.0","id":"e-4","source":"crm","type":"crm.email.sent","subject":"acct-7"}""", key: null);
