@@ -80,7 +80,7 @@ public sealed partial class ObservabilityTests : IDisposable
     {
         var spans = new SpanList();
         await using var host = await MeteringHost.StartAsync(_data.Path, _kafka.BootstrapServers, "metering",
-            b => b.Services.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(spans)));
+            b => b.Services.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(spans)), "--Metering:Telemetry:Traces=true");
 
         var traceId = ActivityTraceId.CreateRandom();
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/events")
@@ -109,6 +109,26 @@ public sealed partial class ObservabilityTests : IDisposable
         var batch = Batch()!;
         Assert.NotEqual(traceId, batch.TraceId);
         Assert.Contains(record.Links, l => l.Context.SpanId == batch.SpanId);
+    }
+
+    [Fact]
+    public async Task Without_a_collector_the_engine_makes_no_spans()
+    {
+        var spans = new SpanList();
+        await using var host = await MeteringHost.StartAsync(_data.Path, _kafka.BootstrapServers, "metering",
+            b => b.Services.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(spans)));
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/events")
+        {
+            Content = new ByteArrayContent(UsageStream.Event("untraced-1", "crm.lead.created", "acct-untraced", new { quantity = 1 })),
+        };
+        request.Content.Headers.ContentType = new("application/cloudevents+json");
+        request.Headers.Add("traceparent", $"00-{ActivityTraceId.CreateRandom()}-{ActivitySpanId.CreateRandom()}-01");
+        Assert.Equal(HttpStatusCode.Accepted, (await host.Http.SendAsync(request)).StatusCode);
+        await Eventually.TrueAsync(async () => (await host.OverviewAsync("acct-untraced")).GetProperty("eventsProcessed").GetInt64() == 1,
+            TimeSpan.FromSeconds(30), "the event was never recorded");
+
+        Assert.Empty(spans.Snapshot());
     }
 
     [Fact]
