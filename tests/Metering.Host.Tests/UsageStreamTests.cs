@@ -82,6 +82,11 @@ public sealed class UsageStreamTests : IDisposable
             Assert.True(r.Message.Headers.TryGetLastBytes(KafkaHeaders.Reason, out var reason));
             Assert.True(r.Message.Headers.TryGetLastBytes(KafkaHeaders.ReasonDetail, out var detail));
             Assert.NotEmpty(detail);
+            // Where the refused record sat, so an operator can find it in the usage topic.
+            Assert.True(r.Message.Headers.TryGetLastBytes(KafkaHeaders.SourceTopic, out var topic));
+            Assert.Equal(UsageTopic, Encoding.UTF8.GetString(topic));
+            Assert.True(r.Message.Headers.TryGetLastBytes(KafkaHeaders.SourceOffset, out var offset));
+            Assert.True(long.Parse(Encoding.UTF8.GetString(offset), System.Globalization.CultureInfo.InvariantCulture) >= 0);
             reasons.Add(Encoding.UTF8.GetString(reason));
         }
         // Nothing beyond what was sent.

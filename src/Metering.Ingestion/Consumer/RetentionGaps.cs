@@ -1,5 +1,3 @@
-using Confluent.Kafka;
-
 namespace Metering.Ingestion.Consumer;
 
 /// <summary>
@@ -9,21 +7,23 @@ namespace Metering.Ingestion.Consumer;
 /// <c>auto.offset.reset</c> jumped over the hole). Other skipped offsets, such as transaction markers,
 /// are still in the log and are not loss. The expected offset starts at the group's committed offset,
 /// so an engine that was down longer than the topic's retention finds out on its first read.
+/// Partitions are the usage topic's, by number: a record's <c>TopicPartition</c> is made anew on
+/// every read and hashes the topic's name.
 /// </summary>
 public sealed class RetentionGaps
 {
-    private readonly Dictionary<TopicPartition, long> _next = [];
+    private readonly Dictionary<int, long> _next = [];
 
     /// <summary>The next record this consumer should read on <paramref name="partition"/> (after a commit is fetched, or a rewind).</summary>
-    public void Expect(TopicPartition partition, long offset) => _next[partition] = offset;
+    public void Expect(int partition, long offset) => _next[partition] = offset;
 
-    public void Forget(TopicPartition partition) => _next.Remove(partition);
+    public void Forget(int partition) => _next.Remove(partition);
 
     /// <summary>
     /// Notes <paramref name="offset"/> as read on <paramref name="partition"/>; answers the offset that
     /// was expected instead when the record skips past it (then ask <see cref="Lost"/> with the log's start).
     /// </summary>
-    public long? Skipped(TopicPartition partition, long offset)
+    public long? Skipped(int partition, long offset)
     {
         long? skipped = _next.TryGetValue(partition, out var expected) && offset > expected ? expected : null;
         _next[partition] = offset + 1;

@@ -63,7 +63,7 @@ public sealed class UsageBatchProcessor(
         else
         {
             var rejection = outcome.Rejection!;
-            batch.DeadLetters.Add(producer.ProduceAsync(kafka.DeadLetterTopic, message.Key, message.Value ?? [], DeadLetterHeaders(result, rejection), batch.Cancellation));
+            batch.DeadLetters.Add(producer.ProduceAsync(kafka.DeadLetterTopic, message.Key, message.Value ?? [], DeadLetterHeaders(result, kafka.UsageTopic, rejection), batch.Cancellation));
             metrics.DeadLettered(rejection.Code);
         }
     }
@@ -158,13 +158,13 @@ public sealed class UsageBatchProcessor(
             region.Ask<UsageAccepted>(new RecordAccountUsage(accountId, part.Records, span?.Id, committed), accountsOptions.AskTimeout, ct));
     }
 
-    private static Headers DeadLetterHeaders(ConsumeResult<string?, byte[]> result, Rejection rejection)
+    private static Headers DeadLetterHeaders(ConsumeResult<string?, byte[]> result, string topic, Rejection rejection)
     {
         var headers = new Headers
         {
             { KafkaHeaders.Reason, Encoding.UTF8.GetBytes(rejection.Code) },
             { KafkaHeaders.ReasonDetail, Encoding.UTF8.GetBytes(rejection.Detail) },
-            { KafkaHeaders.SourceTopic, Encoding.UTF8.GetBytes(result.Topic) },
+            { KafkaHeaders.SourceTopic, Encoding.UTF8.GetBytes(topic) },
             { KafkaHeaders.SourcePartition, Encoding.UTF8.GetBytes(result.Partition.Value.ToString()) },
             { KafkaHeaders.SourceOffset, Encoding.UTF8.GetBytes(result.Offset.Value.ToString()) },
         };

@@ -45,6 +45,8 @@ public sealed class UsageConsumerService(
         EnablePartitionEof = false,
         SessionTimeoutMs = (int)options.SessionTimeout.TotalMilliseconds,
         HeartbeatIntervalMs = (int)Math.Min(3_000, options.SessionTimeout.TotalMilliseconds / 3),
+        // Not the topic: it is always the usage topic, and its name was marshalled into a new string for every record.
+        ConsumeResultFields = "headers,timestamp",
     };
 
     private void Run(CancellationToken ct)
@@ -75,7 +77,7 @@ public sealed class UsageConsumerService(
                 metrics.Revoked(parts);
                 foreach (var p in parts)
                 {
-                    _gaps.Forget(p.TopicPartition);
+                    _gaps.Forget(p.Partition.Value);
                     _committed.Remove(p.Partition.Value);
                 }
             })
@@ -190,14 +192,14 @@ public sealed class UsageConsumerService(
     private void Add(IConsumer<string?, byte[]> consumer, UsageBatch batch, ConsumeResult<string?, byte[]> record)
     {
         processor.Add(batch, record);
-        if (_gaps.Skipped(record.TopicPartition, record.Offset.Value) is not { } expected) return;
+        if (_gaps.Skipped(record.Partition.Value, record.Offset.Value) is not { } expected) return;
         // Rare (a gap): only then a broker round trip for where the log starts now.
-        var logStart = consumer.QueryWatermarkOffsets(record.TopicPartition, BrokerQueryTimeout).Low.Value;
+        var logStart = consumer.QueryWatermarkOffsets(new TopicPartition(options.UsageTopic, record.Partition), BrokerQueryTimeout).Low.Value;
         var lost = RetentionGaps.Lost(expected, record.Offset.Value, logStart);
         if (lost == 0) return;
         metrics.Lost(record.Partition.Value, lost);
         log.LogError("{Lost} usage records on {Topic} [{Partition}] before offset {Offset} were deleted by the broker before this node read them (the topic's retention is shorter than the engine was behind): that usage is lost",
-            lost, record.Topic, record.Partition.Value, record.Offset.Value);
+            lost, options.UsageTopic, record.Partition.Value, record.Offset.Value);
     }
 
     /// <summary>Where the group left off on newly assigned partitions: what <see cref="RetentionGaps"/> expects first.</summary>
@@ -208,7 +210,7 @@ public sealed class UsageConsumerService(
             foreach (var committed in consumer.Committed(partitions, BrokerQueryTimeout))
             {
                 if (committed.Offset.Value < 0) continue;
-                _gaps.Expect(committed.TopicPartition, committed.Offset.Value);
+                _gaps.Expect(committed.Partition.Value, committed.Offset.Value);
                 _committed[committed.Partition.Value] = committed.Offset.Value;
             }
         }
@@ -251,7 +253,7 @@ public sealed class UsageConsumerService(
             var partition = new TopicPartition(options.UsageTopic, g.Key);
             var from = g.Min();
             consumer.Seek(new TopicPartitionOffset(partition, new Offset(from)));
-            _gaps.Expect(partition, from);
+            _gaps.Expect(g.Key, from);
         }
     }
 

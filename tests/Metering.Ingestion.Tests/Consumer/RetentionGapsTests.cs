@@ -1,12 +1,10 @@
-using Confluent.Kafka;
 using Metering.Ingestion.Consumer;
 
 namespace Metering.Ingestion.Tests.Consumer;
 
 public sealed class RetentionGapsTests
 {
-    private static readonly TopicPartition P0 = new("metering.usage", 0);
-    private static readonly TopicPartition P1 = new("metering.usage", 1);
+    private const int P0 = 0, P1 = 1;
 
     [Fact]
     public void A_record_past_the_expected_offset_is_a_skip_and_only_that()
