@@ -58,8 +58,21 @@ public sealed class UsageProjection(int cachedRows = UsageProjection.DefaultCach
 
     public void Forget() => _rows.Clear();
 
-    /// <summary>A row's primary key: one statement writes each row once.</summary>
-    private readonly record struct Key(string Account, string Day, string Meter, string Team, string User, string Subscription);
+    /// <summary>
+    /// A row's primary key: one statement writes each row once. Its hash is worked out once: a write
+    /// looks each key up four or five times, and hashing six strings each time was a tenth of the
+    /// projection's samples (session 16).
+    /// </summary>
+    private readonly record struct Key(string Account, string Day, string Meter, string Team, string User, string Subscription)
+    {
+        private readonly int _hash = HashCode.Combine(Account, Day, Meter, Team, User, Subscription);
+
+        public bool Equals(Key other) =>
+            _hash == other._hash && Account == other.Account && Day == other.Day && Meter == other.Meter
+            && Team == other.Team && User == other.User && Subscription == other.Subscription;
+
+        public override int GetHashCode() => _hash;
+    }
 
     /// <summary>What a batch adds to a row, and the plan of its subscription (empty for uncovered usage).</summary>
     private readonly record struct Delta(decimal Quantity, decimal Amount, string Plan);
