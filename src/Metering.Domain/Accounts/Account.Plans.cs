@@ -160,6 +160,9 @@ public sealed partial class Account
     /// </summary>
     private (QuotaDraw[] Draws, OverageCharge[] Charges) Rate(IReadOnlyList<UsageRecord> records)
     {
+        // No active plan draws or prices anything: the usage is recorded, not charged, and the tables
+        // below were made and dropped for every batch of a wallet-only account.
+        if (!_subscriptions.Exists(s => s.Status == SubscriptionStatus.Active)) return ([], []);
         var drawn = new Dictionary<(Subscription Sub, string Meter, string? Team, string? User), decimal>();
         var drawnBySub = new Dictionary<(string Sub, string Meter), decimal>();
         // Insertion-ordered (nothing is removed), so rating runs in order of first appearance.
