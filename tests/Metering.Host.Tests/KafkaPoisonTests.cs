@@ -57,15 +57,16 @@ public sealed class KafkaPoisonTests : IAsyncLifetime
             BootstrapServers = _kafka.BootstrapServers, GroupId = "dlq-" + Guid.NewGuid(), AutoOffsetReset = AutoOffsetReset.Earliest,
         }).Build();
         consumer.Subscribe("metering.usage.dlq");
-        var reasons = new List<string>();
+        var deadLetters = new List<(string Reason, string Value)>();
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (reasons.Count < poison.Length && DateTime.UtcNow < deadline)
+        while (deadLetters.Count < poison.Length && DateTime.UtcNow < deadline)
         {
             if (consumer.Consume(TimeSpan.FromMilliseconds(500)) is not { } r) continue;
             Assert.True(r.Message.Headers.TryGetLastBytes(KafkaHeaders.Reason, out var reason));
-            reasons.Add(Encoding.UTF8.GetString(reason));
+            deadLetters.Add((Encoding.UTF8.GetString(reason), Convert.ToHexString(r.Message.Value ?? [])));
         }
         consumer.Close();
-        Assert.Equal(poison.Select(p => p.Reason).Order(), reasons.Order());
+        // Each with its own bytes, though the consumer reads every value into one reused buffer.
+        Assert.Equal(poison.Select(p => (p.Reason, Convert.ToHexString(p.Value ?? []))).Order(), deadLetters.Order());
     }
 }

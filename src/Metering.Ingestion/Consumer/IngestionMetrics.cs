@@ -74,7 +74,7 @@ public sealed class IngestionMetrics : IDisposable
 
     /// <summary>Samples lag from the consumer's own fetch state (no broker round trip); called on the consumer thread.</summary>
     /// <returns>The lag over the partitions whose lag is known.</returns>
-    public long SampleLag(IConsumer<string?, byte[]> consumer)
+    public long SampleLag(IConsumer<string?, ArraySegment<byte>> consumer)
     {
         long total = 0;
         foreach (var partition in consumer.Assignment)

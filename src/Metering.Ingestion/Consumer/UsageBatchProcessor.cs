@@ -38,14 +38,15 @@ public sealed class UsageBatchProcessor(
 
     /// <summary>
     /// Parses a record into the batch, or sends it to the dead-letter topic with the reason. The record
-    /// is not kept: once this returns the caller may let it go.
+    /// is not kept: once this returns the caller may let it go, and its value's buffer be reused
+    /// (<see cref="ReusedValueDeserializer"/>).
     /// </summary>
-    public void Add(UsageBatch batch, ConsumeResult<string?, byte[]> result)
+    public void Add(UsageBatch batch, ConsumeResult<string?, ArraySegment<byte>> result)
     {
         var message = result.Message;
         var position = new KafkaPosition(result.Partition.Value, result.Offset.Value);
         batch.Offsets.Add(position.Partition, position.Offset);
-        var outcome = message.Value is null
+        var outcome = message.Value.Array is null
             ? ParsedEvent.Reject("empty_value", "The record has no value.")
             : parser.Parse(message.Value, message.Key, position, batch.ReadAt);
         if (outcome is { AccountId: { } accountId, Record: { } record })
@@ -63,7 +64,7 @@ public sealed class UsageBatchProcessor(
         else
         {
             var rejection = outcome.Rejection!;
-            batch.DeadLetters.Add(producer.ProduceAsync(kafka.DeadLetterTopic, message.Key, message.Value ?? [], DeadLetterHeaders(result, kafka.UsageTopic, rejection), batch.Cancellation));
+            batch.DeadLetters.Add(producer.ProduceAsync(kafka.DeadLetterTopic, message.Key, message.Value.Array is null ? [] : message.Value.ToArray(), DeadLetterHeaders(result, kafka.UsageTopic, rejection), batch.Cancellation));
             metrics.DeadLettered(rejection.Code);
         }
     }
@@ -158,7 +159,7 @@ public sealed class UsageBatchProcessor(
             region.Ask<UsageAccepted>(new RecordAccountUsage(accountId, part.Records, span?.Id, committed), accountsOptions.AskTimeout, ct));
     }
 
-    private static Headers DeadLetterHeaders(ConsumeResult<string?, byte[]> result, string topic, Rejection rejection)
+    private static Headers DeadLetterHeaders(ConsumeResult<string?, ArraySegment<byte>> result, string topic, Rejection rejection)
     {
         var headers = new Headers
         {

@@ -58,7 +58,8 @@ public sealed class UsageConsumerService(
         using var drain = new CancellationTokenSource();
         using var onStop = ct.Register(() => drain.CancelAfter(options.DrainTimeout));
         var pipeline = new Queue<BatchInFlight>();
-        using var consumer = new ConsumerBuilder<string?, byte[]>(ConsumerConfig(endpoint.BootstrapServers, endpoint.Embedded, options))
+        using var consumer = new ConsumerBuilder<string?, ArraySegment<byte>>(ConsumerConfig(endpoint.BootstrapServers, endpoint.Embedded, options))
+            .SetValueDeserializer(new ReusedValueDeserializer())
             .SetPartitionsAssignedHandler((c, parts) =>
             {
                 log.LogInformation("Usage partitions assigned: {Partitions}", string.Join(',', parts.Select(p => p.Partition.Value)));
@@ -124,7 +125,7 @@ public sealed class UsageConsumerService(
     /// Reads a batch, each record parsed as it is read, and hands it to the processor: the pipeline
     /// keeps only the batch's offsets.
     /// </summary>
-    private BatchInFlight? Start(IConsumer<string?, byte[]> consumer, Queue<BatchInFlight> pipeline, CancellationToken ct, CancellationToken drain)
+    private BatchInFlight? Start(IConsumer<string?, ArraySegment<byte>> consumer, Queue<BatchInFlight> pipeline, CancellationToken ct, CancellationToken drain)
     {
         var batch = Collect(consumer, ct, drain);
         status.Polled((batch?.Count ?? 0) + pipeline.Sum(b => b.Batch.Count), metrics.SampleLag(consumer));
@@ -143,7 +144,7 @@ public sealed class UsageConsumerService(
     /// were read, never past a batch not persisted: after a failed one the rest only finish (they are
     /// read again with it) and the pipeline is empty.
     /// </summary>
-    private BatchFailure? Settle(IConsumer<string?, byte[]> consumer, Queue<BatchInFlight> pipeline, int keep)
+    private BatchFailure? Settle(IConsumer<string?, ArraySegment<byte>> consumer, Queue<BatchInFlight> pipeline, int keep)
     {
         while (pipeline.TryPeek(out var head) && (head.Work.IsCompleted || pipeline.Count >= keep))
         {
@@ -172,7 +173,7 @@ public sealed class UsageConsumerService(
     }
 
     /// <summary>The records read within <see cref="KafkaOptions.MaxBatchWait"/> of the first, up to <see cref="KafkaOptions.MaxBatchSize"/>; null when none came.</summary>
-    private UsageBatch? Collect(IConsumer<string?, byte[]> consumer, CancellationToken ct, CancellationToken drain)
+    private UsageBatch? Collect(IConsumer<string?, ArraySegment<byte>> consumer, CancellationToken ct, CancellationToken drain)
     {
         var first = consumer.Consume(PollTimeout);
         if (first is null) return null;
@@ -189,7 +190,7 @@ public sealed class UsageConsumerService(
         return batch;
     }
 
-    private void Add(IConsumer<string?, byte[]> consumer, UsageBatch batch, ConsumeResult<string?, byte[]> record)
+    private void Add(IConsumer<string?, ArraySegment<byte>> consumer, UsageBatch batch, ConsumeResult<string?, ArraySegment<byte>> record)
     {
         processor.Add(batch, record);
         if (_gaps.Skipped(record.Partition.Value, record.Offset.Value) is not { } expected) return;
@@ -203,7 +204,7 @@ public sealed class UsageConsumerService(
     }
 
     /// <summary>Where the group left off on newly assigned partitions: what <see cref="RetentionGaps"/> expects first.</summary>
-    private void ExpectCommitted(IConsumer<string?, byte[]> consumer, List<TopicPartition> partitions)
+    private void ExpectCommitted(IConsumer<string?, ArraySegment<byte>> consumer, List<TopicPartition> partitions)
     {
         try
         {
@@ -224,7 +225,7 @@ public sealed class UsageConsumerService(
     /// <summary>The group's committed offsets this node knows, which the accounts take as done below (see <c>TakenOffsets</c>).</summary>
     private KafkaPosition[] CommittedPositions() => _committed.Select(kv => new KafkaPosition(kv.Key, kv.Value)).ToArray();
 
-    private void Commit(IConsumer<string?, byte[]> consumer, BatchOffsets batch)
+    private void Commit(IConsumer<string?, ArraySegment<byte>> consumer, BatchOffsets batch)
     {
         var assigned = AssignedPartitions(consumer);
         var offsets = batch.Ranges
@@ -245,7 +246,7 @@ public sealed class UsageConsumerService(
         }
     }
 
-    private void Rewind(IConsumer<string?, byte[]> consumer, IEnumerable<BatchOffsets> batches)
+    private void Rewind(IConsumer<string?, ArraySegment<byte>> consumer, IEnumerable<BatchOffsets> batches)
     {
         var assigned = AssignedPartitions(consumer);
         foreach (var g in batches.SelectMany(b => b.Ranges).GroupBy(r => r.Partition, r => r.First).Where(g => assigned.Contains(g.Key)))
@@ -258,6 +259,6 @@ public sealed class UsageConsumerService(
     }
 
     // The consumer subscribes to the usage topic alone, so a partition number names a partition.
-    private static HashSet<int> AssignedPartitions(IConsumer<string?, byte[]> consumer) =>
+    private static HashSet<int> AssignedPartitions(IConsumer<string?, ArraySegment<byte>> consumer) =>
         consumer.Assignment.Select(p => p.Partition.Value).ToHashSet();
 }

@@ -64,7 +64,7 @@ public sealed class UsageBatchProcessorTests : TestKit, IDisposable
     }
 
     /// <summary>Reads the records into a batch as the consumer does, then processes it.</summary>
-    private static Task<BatchOutcome> Process(UsageBatchProcessor processor, IEnumerable<ConsumeResult<string?, byte[]>> records, IReadOnlyList<KafkaPosition> committed)
+    private static Task<BatchOutcome> Process(UsageBatchProcessor processor, IEnumerable<ConsumeResult<string?, ArraySegment<byte>>> records, IReadOnlyList<KafkaPosition> committed)
     {
         var batch = processor.Begin(CancellationToken.None);
         foreach (var record in records) processor.Add(batch, record);
@@ -78,10 +78,10 @@ public sealed class UsageBatchProcessorTests : TestKit, IDisposable
             kafka, new AccountsOptions { AskTimeout = askTimeout }, new IngestionMetrics(_meters), TimeProvider.System);
     }
 
-    private static ConsumeResult<string?, byte[]> Record(long offset, string account) => new()
+    private static ConsumeResult<string?, ArraySegment<byte>> Record(long offset, string account) => new()
     {
         TopicPartitionOffset = new TopicPartitionOffset("metering.usage", 0, offset),
-        Message = new Message<string?, byte[]>
+        Message = new Message<string?, ArraySegment<byte>>
         {
             Key = account,
             Value = Encoding.UTF8.GetBytes($$"""{"specversion":"1.0","id":"e-{{offset}}","source":"crm","type":"crm.lead.created","subject":"{{account}}"}"""),
