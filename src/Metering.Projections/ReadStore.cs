@@ -96,7 +96,7 @@ public sealed class ReadStore(JournalDatabase journal)
         if (connection is SqliteConnection sqlite)
         {
             // A row per statement, bound by position (SqliteStatement), in the connection's transaction.
-            using var statement = new SqliteStatement(sqlite, Sql([[.. Enumerable.Range(0, columns).Select(c => $"@c{c}")]]));
+            using var statement = new SqliteStatement(sqlite, Sql(ParameterNames(1, columns)));
             foreach (var row in rows) statement.Execute(row);
             return Task.CompletedTask;
         }
@@ -136,10 +136,14 @@ public sealed class ReadStore(JournalDatabase journal)
 
         DbCommand ForRows(int count)
         {
-            var names = Enumerable.Range(0, count).Select(r => Enumerable.Range(0, columns).Select(c => $"@r{r}c{c}").ToArray()).ToArray();
+            var names = ParameterNames(count, columns);
             return JournalDatabase.Statement(connection, transaction, sql(names), [.. names.SelectMany(n => n)]);
         }
     }
+
+    /// <summary>A statement's parameter names for <paramref name="rows"/> rows of <paramref name="columns"/> values, row by row.</summary>
+    private static string[][] ParameterNames(int rows, int columns) =>
+        [.. Enumerable.Range(0, rows).Select(r => Enumerable.Range(0, columns).Select(c => $"@r{r}c{c}").ToArray())];
 
     public static async Task ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql, CancellationToken ct, params (string Name, object? Value)[] parameters)
     {

@@ -14,7 +14,9 @@ public sealed partial class Account
     /// <summary>Every subscription ever, oldest first.</summary>
     public IReadOnlyList<Subscription> Subscriptions => _subscriptions;
 
-    public IEnumerable<Subscription> ActiveSubscriptions => _subscriptions.Where(s => s.Status == SubscriptionStatus.Active);
+    public IEnumerable<Subscription> ActiveSubscriptions => _subscriptions.Where(IsActive);
+
+    private static bool IsActive(Subscription subscription) => subscription.Status == SubscriptionStatus.Active;
 
     /// <summary>
     /// Subscribes now. Monthly plans follow the account's billing cycle (anchored at midnight UTC of
@@ -162,7 +164,7 @@ public sealed partial class Account
     {
         // No active plan draws or prices anything: the usage is recorded, not charged, and the tables
         // below were made and dropped for every batch of a wallet-only account.
-        if (!_subscriptions.Exists(s => s.Status == SubscriptionStatus.Active)) return ([], []);
+        if (!_subscriptions.Exists(IsActive)) return ([], []);
         var drawn = new Dictionary<(Subscription Sub, string Meter, string? Team, string? User), decimal>();
         var drawnBySub = new Dictionary<(string Sub, string Meter), decimal>();
         // Insertion-ordered (nothing is removed), so rating runs in order of first appearance.

@@ -57,19 +57,24 @@ public sealed class UsageEventParser
         _limits = limits;
         var top = new List<string>(TopMembers);
         var inData = new List<string>(DataMembers);
-        _meters = [.. meters.Meters.Select(meter =>
+        var readings = new List<MeterReading>();
+        foreach (var meter in meters.Meters)
         {
             var path = meter.ValuePath.Split('.');
-            if (path is ["data", var member, ..])
-            {
-                if (!inData.Contains(member)) inData.Add(member);
-                return new MeterReading(meter, Utf8(meter.EventType), Data, inData.IndexOf(member), [.. path.Skip(2).Select(Utf8)]);
-            }
-            if (!top.Contains(path[0])) top.Add(path[0]);
-            return new MeterReading(meter, Utf8(meter.EventType), top.IndexOf(path[0]), -1, [.. path.Skip(1).Select(Utf8)]);
-        })];
+            readings.Add(path is ["data", var member, ..]
+                ? new MeterReading(meter, Utf8(meter.EventType), Data, Place(inData, member), [.. path.Skip(2).Select(Utf8)])
+                : new MeterReading(meter, Utf8(meter.EventType), Place(top, path[0]), -1, [.. path.Skip(1).Select(Utf8)]));
+        }
+        _meters = [.. readings];
         _topNames = [.. top.Select(Utf8)];
         _dataNames = [.. inData.Select(Utf8)];
+
+        // Where a member name sits in its list, added at the end the first time a path names it.
+        static int Place(List<string> names, string name)
+        {
+            if (!names.Contains(name)) names.Add(name);
+            return names.IndexOf(name);
+        }
     }
 
     /// <summary>
@@ -85,13 +90,7 @@ public sealed class UsageEventParser
         bool isObject;
         try
         {
-            var reader = new Utf8JsonReader(json);
-            reader.Read();
-            isObject = reader.TokenType == JsonTokenType.StartObject;
-            if (isObject) ScanObject(ref reader, 0, _topNames, top);
-            else reader.Skip();
-            // Throws when anything but whitespace follows the one value.
-            while (reader.Read()) { }
+            isObject = ScanEvent(json, _topNames, top);
         }
         catch (JsonException e)
         {
@@ -182,15 +181,12 @@ public sealed class UsageEventParser
         Span<Slice> found = stackalloc Slice[1];
         try
         {
-            var reader = new Utf8JsonReader(json);
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
-            ScanObject(ref reader, 0, IdOnly, found);
+            return ScanEvent(json, IdOnly, found) ? Text(json, found[0]) : null;
         }
         catch (JsonException)
         {
             return null;
         }
-        return Text(json, found[0]);
     }
 
     /// <summary>Ids and names end up in logs, headers and pages: no control or format characters (line breaks, bidi overrides, NUL).</summary>
@@ -222,6 +218,22 @@ public sealed class UsageEventParser
     private sealed record MeterReading(MeterDefinition Meter, byte[] EventType, int Head, int InData, byte[][] Tail);
 
     private static byte[] Utf8(string s) => Encoding.UTF8.GetBytes(s);
+
+    /// <summary>
+    /// Reads the one JSON value <paramref name="json"/> holds and answers whether it is an object,
+    /// noting where its members of <paramref name="names"/> sit. Throws <see cref="JsonException"/>
+    /// for anything else than exactly one JSON value (trailing whitespace aside).
+    /// </summary>
+    private static bool ScanEvent(ReadOnlySpan<byte> json, ReadOnlySpan<byte[]> names, scoped Span<Slice> found)
+    {
+        var reader = new Utf8JsonReader(json);
+        reader.Read();
+        var isObject = reader.TokenType == JsonTokenType.StartObject;
+        if (isObject) ScanObject(ref reader, 0, names, found);
+        else reader.Skip();
+        while (reader.Read()) { }
+        return isObject;
+    }
 
     /// <summary>
     /// With the reader on an object's start, reads to its end, noting in <paramref name="found"/> where
