@@ -99,6 +99,16 @@ public class UsageEventParserTests
         Assert.Equal(4m, Read("crm.top", """ "units":4,"data":{"units":5} """).Record!.Quantity);
     }
 
+    [Theory]
+    [InlineData("""{"specversion":"0.3","id":"e-9","id":"e-\u0031\u0030"}""", "e-10")]
+    [InlineData("""{"specversion":"1.0","data":{"id":"inner"}}""", null)]
+    [InlineData("""{"id":7}""", null)]
+    [InlineData("""{"id":"\ud800"}""", null)]
+    [InlineData("""["id"]""", null)]
+    [InlineData("""{"id":"e-1" """, null)]
+    public void A_refused_event_is_named_by_its_own_top_level_id_when_it_has_one(string json, string? id) =>
+        Assert.Equal(id, UsageEventParser.IdOf(Encoding.UTF8.GetBytes(json)));
+
     [Fact]
     public void Without_a_key_the_subject_routes_the_event()
     {
