@@ -1,10 +1,7 @@
-using Akka;
 using Akka.Actor;
 using Akka.Event;
 using Akka.Persistence.Query;
-using Akka.Persistence.Sql.Query;
-using Akka.Streams;
-using Akka.Streams.Dsl;
+using Metering.Accounts.Persistence;
 
 namespace Metering.Projections;
 
@@ -24,47 +21,42 @@ public sealed class ProjectionsActor : ReceiveActor, IWithTimers
     public const string Id = "projections";
 
     private sealed record Start;
-    private sealed record Running(UniqueKillSwitch KillSwitch);
-    private sealed record StreamEnded(Exception? Cause);
+    private sealed record Running;
+    private sealed record RunEnded(Exception? Cause);
     private sealed record Reset(IReadOnlyDictionary<string, List<IActorRef>> Rebuilt);
     private sealed record ResetFailed(IReadOnlyDictionary<string, List<IActorRef>> Rebuilding, Exception Cause);
 
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
 
     private readonly IReadOnlyList<IProjection> _projections;
+    private readonly JournalFeed _journal;
     private readonly ReadStore _store;
-    private readonly ProjectionsOptions _options;
     private readonly ProjectionTelemetry _telemetry;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     /// <summary>Rebuilds asked for and not started yet, with who asked.</summary>
     private readonly Dictionary<string, List<IActorRef>> _rebuilds = new(StringComparer.Ordinal);
-    private UniqueKillSwitch? _killSwitch;
-    /// <summary>Between a start and its <see cref="StreamEnded"/>.</summary>
-    private bool _streaming;
+    /// <summary>Stops the run in progress.</summary>
+    private CancellationTokenSource? _stop;
+    /// <summary>Between a start and its <see cref="RunEnded"/>.</summary>
+    private bool _running;
     /// <summary>Between emptying projections and its <see cref="Reset"/> or <see cref="ResetFailed"/>.</summary>
     private bool _resetting;
     private TimeSpan _backoff = TimeSpan.FromSeconds(1);
 
-    public ProjectionsActor(IReadOnlyList<IProjection> projections, ReadStore store, ProjectionsOptions options, ProjectionTelemetry telemetry)
+    public ProjectionsActor(IReadOnlyList<IProjection> projections, JournalFeed journal, ReadStore store, ProjectionTelemetry telemetry)
     {
         _projections = projections;
+        _journal = journal;
         _store = store;
-        _options = options;
         _telemetry = telemetry;
 
         Receive<Start>(_ =>
         {
             if (_rebuilds.Count > 0) StartReset();
-            else StartStream();
+            else StartRun();
         });
-        Receive<Running>(r =>
-        {
-            _killSwitch = r.KillSwitch;
-            _backoff = TimeSpan.FromSeconds(1);
-            // A rebuild asked for while the offsets were being read stops this run at once.
-            if (_rebuilds.Count > 0) _killSwitch.Shutdown();
-        });
-        Receive<StreamEnded>(OnStreamEnded);
+        Receive<Running>(_ => _backoff = TimeSpan.FromSeconds(1));
+        Receive<RunEnded>(OnRunEnded);
         Receive<RebuildProjection>(m =>
         {
             if (_projections.All(p => p.Name != m.Name))
@@ -74,7 +66,7 @@ public sealed class ProjectionsActor : ReceiveActor, IWithTimers
             }
             if (!_rebuilds.TryGetValue(m.Name, out var waiters)) _rebuilds[m.Name] = waiters = [];
             waiters.Add(Sender);
-            if (_streaming) _killSwitch?.Shutdown(); // the stream's end starts the reset
+            if (_running) _stop?.Cancel(); // the run's end starts the reset
             else if (!_resetting)
             {
                 Timers.Cancel("restart");
@@ -105,40 +97,41 @@ public sealed class ProjectionsActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(IReadOnlyList<IProjection> projections, ReadStore store, ProjectionsOptions options, ProjectionTelemetry telemetry) =>
-        Akka.Actor.Props.Create(() => new ProjectionsActor(projections, store, options, telemetry));
+    public static Props Props(IReadOnlyList<IProjection> projections, JournalFeed journal, ReadStore store, ProjectionTelemetry telemetry) =>
+        Akka.Actor.Props.Create(() => new ProjectionsActor(projections, journal, store, telemetry));
 
     protected override void PreStart() => Self.Tell(new Start());
 
-    protected override void PostStop() => _killSwitch?.Shutdown();
+    protected override void PostStop() => _stop?.Cancel();
 
-    private void StartStream()
+    private void StartRun()
     {
-        _streaming = true;
+        _running = true;
         var self = Self;
-        var journal = PersistenceQuery.Get(Context.System).ReadJournalFor<SqlReadJournal>(SqlReadJournal.Identifier);
-        var materializer = Context.Materializer();
-        RunAsync().PipeTo(self, success: () => new StreamEnded(null), failure: e => new StreamEnded(e));
+        var stop = _stop = new CancellationTokenSource();
+        RunAsync().PipeTo(self, success: () => new RunEnded(null), failure: e => new RunEnded(e));
 
         async Task RunAsync()
         {
-            var offsets = new long[_projections.Count];
-            await using (var connection = await _store.OpenAsync(CancellationToken.None))
-                for (var i = 0; i < offsets.Length; i++)
-                    offsets[i] = await ProjectionOffsets.ReadAsync(connection, _projections[i].Name, CancellationToken.None);
-            var (killSwitch, done) = journal.AllEvents(Offset.Sequence(offsets.Min()))
-                .ViaMaterialized(KillSwitches.Single<EventEnvelope>(), Keep.Right)
-                .GroupedWithin(_options.BatchSize, _options.BatchWait)
-                .SelectAsync(1, batch => CommitAsync(batch.ToList(), offsets))
-                .ToMaterialized(Sink.Ignore<Done>(), Keep.Both)
-                .Run(materializer);
-            self.Tell(new Running(killSwitch));
-            await done;
+            try
+            {
+                var offsets = new long[_projections.Count];
+                await using (var connection = await _store.OpenAsync(stop.Token))
+                    for (var i = 0; i < offsets.Length; i++)
+                        offsets[i] = await ProjectionOffsets.ReadAsync(connection, _projections[i].Name, stop.Token);
+                self.Tell(new Running());
+                await foreach (var batch in _journal.FollowAsync(offsets.Min(), stop.Token))
+                    await CommitAsync(batch, offsets);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                // stopped: a rebuild, or the actor's end
+            }
         }
     }
 
     /// <summary>Commits <paramref name="batch"/> for every projection it takes further, and moves their <paramref name="offsets"/>.</summary>
-    private async Task<Done> CommitAsync(IReadOnlyList<EventEnvelope> batch, long[] offsets)
+    private async Task CommitAsync(IReadOnlyList<EventEnvelope> batch, long[] offsets)
     {
         var last = batch[^1];
         var ordering = ((Sequence)last.Offset).Value;
@@ -150,7 +143,7 @@ public sealed class ProjectionsActor : ReceiveActor, IWithTimers
             var events = ((Sequence)batch[0].Offset).Value > from ? batch : batch.Where(e => ((Sequence)e.Offset).Value > from).ToList();
             writes.Add((i, await _projections[i].PrepareAsync(events, CancellationToken.None), events.Count));
         }
-        if (writes.Count == 0) return Done.Instance;
+        if (writes.Count == 0) return;
         await _store.WriteAsync(async (connection, transaction) =>
         {
             foreach (var (index, write, _) in writes)
@@ -164,18 +157,18 @@ public sealed class ProjectionsActor : ReceiveActor, IWithTimers
             offsets[index] = ordering;
             _telemetry.Projected(_projections[index].Name, events);
         }
-        return Done.Instance;
     }
 
-    private void OnStreamEnded(StreamEnded ended)
+    private void OnRunEnded(RunEnded ended)
     {
-        _killSwitch = null;
-        _streaming = false;
+        _stop?.Dispose();
+        _stop = null;
+        _running = false;
         // The in-memory state may hold events whose transaction never committed.
         foreach (var projection in _projections) projection.Forget();
         if (_rebuilds.Count > 0) StartReset();
         else if (ended.Cause is { } cause) RestartLater(cause);
-        else Self.Tell(new Start()); // a live query ends only when stopped; start it again
+        else Self.Tell(new Start()); // a live run ends only when stopped; start it again
     }
 
     private void RestartLater(Exception cause)

@@ -28,7 +28,7 @@ public static class ProjectionsHostingExtensions
             .WithCustomSerializer("metering-projections", ProjectionSerializer.BoundTypes, system => new ProjectionSerializer(system))
             .WithSingleton<ProjectionsSingleton>(
                 ProjectionsActor.Id,
-                (system, _, _) => ProjectionsActor.Props(Create(system, accounts.Settings, options), store, options, telemetry),
+                (system, _, _) => ProjectionsActor.Props(Create(system, accounts.Settings, options), JournalFeed.For(system, options.BatchSize, options.BatchWait), store, telemetry),
                 new ClusterSingletonOptions(),
                 createProxyToo: true);
     }

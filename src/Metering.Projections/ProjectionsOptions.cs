@@ -10,7 +10,10 @@ public sealed class ProjectionsOptions
     /// </summary>
     public int BatchSize { get; set; } = 2_000;
 
-    /// <summary>How long a batch waits to fill once it has its first event.</summary>
+    /// <summary>
+    /// How long a batch waits to fill once it has its first event; on SQLite, how long the feed waits
+    /// before reading the journal again after a batch that was not full (<c>JournalFeed</c>).
+    /// </summary>
     public TimeSpan BatchWait { get; set; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
