@@ -31,9 +31,10 @@ public abstract class JournalFeed
     }
 
     /// <summary>
-    /// SQLite has one writer at a time and numbers rows as they are inserted (<c>AUTOINCREMENT</c>), so
-    /// a reader sees the journal's orderings without holes that fill later (a rolled-back row's number
-    /// never comes back): the rows past an offset can be read as they are. Akka.Persistence.Sql's read
+    /// SQLite has one writer at a time, which numbers its rows as it inserts them above every row
+    /// committed before (<c>AUTOINCREMENT</c>; a rolled-back write's numbers were never seen), so a
+    /// reader never sees a hole in the orderings that fills later: the rows past an offset can be read
+    /// as they are. Akka.Persistence.Sql's read
     /// journal guards against such holes, which PostgreSQL's concurrent writers do leave, by reading
     /// every ordering once more from an actor of its own, and joins the tag table for tags the engine
     /// never writes; with linq2db and an Akka stream that was about a tenth of the engine's CPU with
