@@ -57,9 +57,13 @@ public class ParserFuzzTests
     /// <summary>Member names as a producer might spell them: escaped, escaped into no text, or nearly right.</summary>
     private static readonly string[] OtherNames = [@"sp\u0065cversion", @"\u0069d", @"typ\u0065", @"d\u0061ta", @"\ud800", @"\udc00x", "Type", "id "];
 
-    /// <summary>An event whose fields are each present or not, valid or hostile, sometimes twice, sometimes under another spelling.</summary>
+    /// <summary>
+    /// An event whose fields are each present or not, valid or hostile, sometimes twice, sometimes
+    /// (one time in twelve) under another spelling. With one in four, 0.12 % of the events were valid
+    /// and a sample of 2,000 had none about one run in ten.
+    /// </summary>
     private static readonly Gen<string> Event =
-        Gen.Select(Gen.Int[0, 9], Gen.Int[0, 99], AnyValue, Gen.Int[0, 3 * OtherNames.Length]).Array[Fields.Length].Select(parts =>
+        Gen.Select(Gen.Int[0, 9], Gen.Int[0, 99], AnyValue, Gen.Int[0, 12 * OtherNames.Length]).Array[Fields.Length].Select(parts =>
         {
             var members = new List<string>();
             for (var i = 0; i < Fields.Length; i++)
@@ -111,9 +115,10 @@ public class ParserFuzzTests
     [Fact]
     public void The_generators_reach_both_answers()
     {
-        // A fuzzer that only ever produces rejections would prove little about accepted events.
+        // A fuzzer that only ever produces rejections would prove little about accepted events. About
+        // 0.4 % of the events are valid: some 80 in a sample this size, so none is out of reach.
         var answers = new System.Collections.Concurrent.ConcurrentBag<ParsedEvent>();
-        Gen.Select(Event, Key).Sample((json, key) => answers.Add(Parser.Parse(Encoding.UTF8.GetBytes(json), key, default, Now)), iter: 2_000);
+        Gen.Select(Event, Key).Sample((json, key) => answers.Add(Parser.Parse(Encoding.UTF8.GetBytes(json), key, default, Now)), iter: Iterations);
         Assert.Contains(answers, a => a.IsValid);
         Assert.True(answers.Where(a => !a.IsValid).Select(a => a.Rejection!.Code).Distinct().Count() >= 10);
     }
