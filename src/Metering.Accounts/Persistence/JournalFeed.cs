@@ -84,7 +84,7 @@ public abstract class JournalFeed
         private EventEnvelope Envelope(DbDataReader reader)
         {
             var persistenceId = reader.GetString(1);
-            var manifest = reader.IsDBNull(5) ? string.Empty : reader.GetString(5);
+            var manifest = JournalTables.Manifest(reader, 5);
             var ordering = reader.GetInt64(0);
             return new EventEnvelope(
                 Offset.Sequence(ordering), persistenceId, reader.GetInt64(2),

@@ -35,5 +35,8 @@ public static class JournalTables
             ? throw new InvalidOperationException($"A row of {persistenceId} names no serializer; this engine reads only rows that do.")
             : serialization.Deserialize((byte[])reader.GetValue(bytesColumn), reader.GetInt32(serializerColumn), manifest);
 
+    /// <summary>A row's manifest: empty when the column holds none, as Akka.Persistence.Sql reads it.</summary>
+    public static string Manifest(DbDataReader reader, int column) => reader.IsDBNull(column) ? string.Empty : reader.GetString(column);
+
     private static string Quote(string identifier) => $"\"{identifier.Replace("\"", "\"\"", StringComparison.Ordinal)}\"";
 }

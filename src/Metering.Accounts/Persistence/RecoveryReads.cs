@@ -66,7 +66,7 @@ public sealed class RecoveryReads : IDisposable
 
         void Replay(DbDataReader reader)
         {
-            var manifest = reader.IsDBNull(3) ? string.Empty : reader.GetString(3);
+            var manifest = JournalTables.Manifest(reader, 3);
             replayed(new Persistent(
                 payload: JournalTables.Payload(_serialization, reader, 1, 2, manifest, persistenceId),
                 sequenceNr: reader.GetInt64(0),

@@ -38,7 +38,7 @@ public sealed class SnapshotReads : IDisposable
             if (!await reader.ReadAsync(ct)) return null;
             var metadata = new SnapshotMetadata(persistenceId, reader.GetInt64(0), new DateTime(reader.GetInt64(1)));
             return new SelectedSnapshot(metadata,
-                JournalTables.Payload(_serialization, reader, 2, 4, reader.IsDBNull(3) ? string.Empty : reader.GetString(3), persistenceId));
+                JournalTables.Payload(_serialization, reader, 2, 4, JournalTables.Manifest(reader, 3), persistenceId));
         }, ct);
     }
 

@@ -73,17 +73,17 @@ public sealed class TakenOffsets
 
         public void Add(long offset)
         {
+            MakeRoom(); // first, so the one search below finds the place where the offset goes
             if (_count > 0 && offset <= _items[_head + _count - 1])
             {
-                if (Array.BinarySearch(_items, _head, _count, offset) >= 0) return;
-                MakeRoom();
-                var at = ~Array.BinarySearch(_items, _head, _count, offset);
+                var at = Array.BinarySearch(_items, _head, _count, offset);
+                if (at >= 0) return;
+                at = ~at;
                 Array.Copy(_items, at, _items, at + 1, _head + _count - at);
                 _items[at] = offset;
                 _count++;
                 return;
             }
-            MakeRoom();
             _items[_head + _count++] = offset;
         }
 

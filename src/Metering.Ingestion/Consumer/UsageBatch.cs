@@ -6,8 +6,9 @@ namespace Metering.Ingestion.Consumer;
 /// <summary>
 /// A batch as the consumer reads it. <see cref="UsageBatchProcessor.Add"/> parses each record as it
 /// arrives, so the batch holds parsed usage only and every consumed record (key, headers, about
-/// 1 KB) is garbage at once; its value sits in a buffer the next record reuses. Collecting the records first and parsing them at the end kept up to
-/// a whole batch of them alive, and every collection while a batch filled promoted them.
+/// 1 KB) is garbage at once; its value sits in a buffer the next record reuses. Collecting the
+/// records first and parsing them at the end kept up to a whole batch of them alive, and every
+/// collection while a batch filled promoted them.
 /// </summary>
 public sealed class UsageBatch
 {
