@@ -29,6 +29,12 @@ switch (command)
             EngineArgs = flags.Extra,
             LatencyRate = flags.Int("latency-rate"),
         };
+        if (options.LatencyPhase <= TimeSpan.Zero || options.LatencyRate <= 0)
+        {
+            // Without events in the latency phase its quantiles, and the summary line, would be NaN.
+            Console.Error.WriteLine("--latency-seconds and --latency-rate must be at least 1.");
+            return 2;
+        }
         var result = await EndToEndBenchmark.RunAsync(options, Console.Error, cancel.Token);
         if (flags.Get("svg") is { } svg)
         {
