@@ -19,6 +19,8 @@ public sealed class SmokeBenchmarkTests
         var json = JsonDocument.Parse(EndToEndBenchmark.ToJson(result)).RootElement;
 
         Assert.Equal("sqlite", json.GetProperty("provider").GetString());
+        // The preload's shape changes what the embedded broker costs, so the summary says which it was.
+        Assert.Equal(LoadProducer.DefaultLingerMs, json.GetProperty("preloadLingerMs").GetInt32());
         foreach (var field in new[]
                  {
                      "accounts", "events", "produceRate", "rawConsumeRate", "engineRate", "ratioToRaw", "halfLoadRate", "halfLoadEvents",

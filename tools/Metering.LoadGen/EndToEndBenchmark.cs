@@ -24,7 +24,15 @@ namespace Metering.LoadGen;
 /// The latency phase's rate; null is half the measured engine rate. A fixed rate traces latency
 /// against load (how small batches, one or two events per account, cost the engine).
 /// </param>
-public sealed record BenchmarkOptions(string Provider, string? Connection, int Accounts, long Events, TimeSpan LatencyPhase, IReadOnlyList<string> EngineArgs, double? LatencyRate = null)
+/// <param name="PreloadLingerMs">
+/// The preload producer's linger, which sets how many records each message set holds. The embedded
+/// broker (librdkafka's mock) is sensitive to it both ways (docs/benchmarks.md, session 18): it finds
+/// a fetch's records by walking the partition's message sets from the oldest, so small sets cost its
+/// thread CPU that the engine shares two cores with, and it answers a fetch with one set per
+/// partition, whose big sets a bare consumer reads more slowly. 5 ms, the producers' default, unless set.
+/// </param>
+public sealed record BenchmarkOptions(string Provider, string? Connection, int Accounts, long Events, TimeSpan LatencyPhase, IReadOnlyList<string> EngineArgs, double? LatencyRate = null,
+    int PreloadLingerMs = LoadProducer.DefaultLingerMs)
 {
     public static BenchmarkOptions Smoke { get; } = new("sqlite", null, 200, 20_000, TimeSpan.FromSeconds(3), []);
     public static BenchmarkOptions Full { get; } = new("sqlite", null, 10_000, 1_000_000, TimeSpan.FromSeconds(20), []);
@@ -35,6 +43,7 @@ public sealed record BenchmarkResult(
     string Provider,
     int Accounts,
     long Events,
+    int PreloadLingerMs,
     int ProcessorCount,
     double ProduceRate,
     double RawConsumeRate,
@@ -81,8 +90,8 @@ public static class EndToEndBenchmark
         var persistence = await PersistenceArgsAsync(options, log);
         try
         {
-            log.WriteLine($"Preloading {options.Events:N0} events for {options.Accounts:N0} accounts");
-            var preload = LoadProducer.Run(broker.BootstrapServers, kafka.UsageTopic, new UsageMix(options.Accounts, 1, "pre"), options.Events, 0, log, ct);
+            log.WriteLine($"Preloading {options.Events:N0} events for {options.Accounts:N0} accounts, lingering {options.PreloadLingerMs} ms");
+            var preload = LoadProducer.Run(broker.BootstrapServers, kafka.UsageTopic, new UsageMix(options.Accounts, 1, "pre"), options.Events, 0, log, ct, options.PreloadLingerMs);
             if (preload.Failed > 0) throw new InvalidOperationException($"{preload.Failed:N0} of the preloaded events were not delivered.");
             log.WriteLine($"Produced at {preload.Rate:N0} events/s");
             EnsureRetained(broker.BootstrapServers, kafka, options.Events);
@@ -148,7 +157,7 @@ public static class EndToEndBenchmark
             var recovery = await MeasureRecoveryAsync(args, options.Accounts, ct);
             log.WriteLine($"Restart: ready in {recovery.ReadyMs:N0} ms, one account recovers in {recovery.AccountMs:N1} ms, all {options.Accounts:N0} in {recovery.NodeMs:N0} ms, {recovery.BytesPerAccount:N0} bytes each");
 
-            return new BenchmarkResult(options.Provider, options.Accounts, options.Events, Environment.ProcessorCount,
+            return new BenchmarkResult(options.Provider, options.Accounts, options.Events, options.PreloadLingerMs, Environment.ProcessorCount,
                 Round(preload.Rate), Round(raw), Round(engineRate), Math.Round(engineRate / raw, 3),
                 Math.Round(rawCpuPerEvent, 2), Math.Round(engineCpuPerEvent, 2), Round(halfRate), halfEvents,
                 Math.Round(latency[0], 2), Math.Round(latency[1], 2), Math.Round(latency[2], 2),

@@ -13,24 +13,29 @@ public sealed record ProduceSummary(long Events, TimeSpan Elapsed, long Failed)
 /// <summary>Produces a <see cref="UsageMix"/> to a topic, flat out or at a fixed rate, with a progress line.</summary>
 public static class LoadProducer
 {
-    public static ProducerConfig Config(string bootstrapServers) => new()
+    /// <summary>librdkafka's default, and the Java client's since Kafka 4.0.</summary>
+    public const int DefaultLingerMs = 5;
+
+    public static ProducerConfig Config(string bootstrapServers, int lingerMs) => new()
     {
         BootstrapServers = bootstrapServers,
         // Like the engine's own producers and Java clients, so an account stays on one partition.
         Partitioner = Partitioner.Murmur2Random,
         Acks = Acks.Leader,
-        LingerMs = 5,
+        LingerMs = lingerMs,
         BatchSize = 1_000_000,
         QueueBufferingMaxMessages = 1_000_000,
     };
 
     /// <param name="rate">Events per second; 0 or less is flat out.</param>
     /// <param name="progress">Where the progress line goes (a carriage-return line each second), or null for none.</param>
-    public static ProduceSummary Run(string bootstrapServers, string topic, UsageMix mix, long events, double rate, TextWriter? progress, CancellationToken ct)
+    /// <param name="lingerMs">How long the producer waits to fill a message set (librdkafka's <c>linger.ms</c>).</param>
+    public static ProduceSummary Run(string bootstrapServers, string topic, UsageMix mix, long events, double rate, TextWriter? progress, CancellationToken ct,
+        int lingerMs = DefaultLingerMs)
     {
         Librdkafka.EnsureLoaded();
         long failed = 0;
-        using var producer = new ProducerBuilder<string, byte[]>(Config(bootstrapServers)).Build();
+        using var producer = new ProducerBuilder<string, byte[]>(Config(bootstrapServers, lingerMs)).Build();
         Action<DeliveryReport<string, byte[]>> onDelivery = r =>
         {
             if (r.Error.IsError) Interlocked.Increment(ref failed);

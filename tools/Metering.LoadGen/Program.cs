@@ -28,11 +28,17 @@ switch (command)
             LatencyPhase = flags.Int("latency-seconds") is { } s ? TimeSpan.FromSeconds(s) : defaults.LatencyPhase,
             EngineArgs = flags.Extra,
             LatencyRate = flags.Int("latency-rate"),
+            PreloadLingerMs = (int?)flags.Int("preload-linger") ?? defaults.PreloadLingerMs,
         };
         if (options.LatencyPhase <= TimeSpan.Zero || options.LatencyRate <= 0)
         {
             // Without events in the latency phase its quantiles, and the summary line, would be NaN.
             Console.Error.WriteLine("--latency-seconds and --latency-rate must be at least 1.");
+            return 2;
+        }
+        if (options.PreloadLingerMs is < 0 or > 1_000)
+        {
+            Console.Error.WriteLine("--preload-linger is in milliseconds, 0 to 1000.");
             return 2;
         }
         var result = await EndToEndBenchmark.RunAsync(options, Console.Error, cancel.Token);
@@ -52,7 +58,7 @@ switch (command)
         Console.Error.WriteLine("""
             usage:
               produce [--bootstrap host:port | (embedded broker)] [--topic metering.usage] [--accounts 10000] [--events 1000000] [--rate 0 (flat out)] [--seed N (same stream each run)]
-              bench [--smoke] [--provider sqlite|postgres --connection "Host=...;Database=postgres"] [--accounts N] [--events N] [--latency-seconds S] [--latency-rate events/s (default half the engine rate)] [--svg file] [-- --Metering:Key=value ...]
+              bench [--smoke] [--provider sqlite|postgres --connection "Host=...;Database=postgres"] [--accounts N] [--events N] [--latency-seconds S] [--latency-rate events/s (default half the engine rate)] [--preload-linger ms (5)] [--svg file] [-- --Metering:Key=value ...]
               chart --out file.svg --title T --unit U label=value ...
             """);
         return 2;
