@@ -72,6 +72,7 @@ public static class MeteringApp
                 UseProxy = false,
             });
         builder.Services.AddSingleton<AccountApi>();
+        builder.Services.AddMeteringAccountJournal();
         builder.Services.AddMeteringAccountHistory();
         builder.Services.AddSingleton(readStore);
         builder.Services.AddSingleton<ProjectionTelemetry>();

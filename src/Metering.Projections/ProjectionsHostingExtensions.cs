@@ -1,11 +1,6 @@
 using Metering.Accounts.Persistence;
-using Akka.Actor;
 using Akka.Cluster.Hosting;
 using Akka.Hosting;
-using Akka.Persistence.Query;
-using Akka.Persistence.Sql.Query;
-using Akka.Streams;
-using Akka.Streams.Dsl;
 using Metering.Accounts;
 using Metering.Domain.Accounts;
 
@@ -28,21 +23,15 @@ public static class ProjectionsHostingExtensions
             .WithCustomSerializer("metering-projections", ProjectionSerializer.BoundTypes, system => new ProjectionSerializer(system))
             .WithSingleton<ProjectionsSingleton>(
                 ProjectionsActor.Id,
-                (system, _, _) => ProjectionsActor.Props(Create(system, accounts.Settings, options), JournalFeed.For(system, options.BatchSize, options.BatchWait), store, telemetry),
+                (system, _, resolver) => ProjectionsActor.Props(
+                    Create(resolver.GetService<AccountJournal>() ?? throw new InvalidOperationException("The projections need AccountJournal (AddMeteringAccountJournal)."), accounts.Settings, options),
+                    JournalFeed.For(system, options.BatchSize, options.BatchWait), store, telemetry),
                 new ClusterSingletonOptions(),
                 createProxyToo: true);
     }
 
-    private static IReadOnlyList<IProjection> Create(ActorSystem system, AccountSettings settings, ProjectionsOptions options)
-    {
-        var journal = PersistenceQuery.Get(system).ReadJournalFor<SqlReadJournal>(SqlReadJournal.Identifier);
-        var materializer = system.Materializer();
-        JournalReplay replay = async (persistenceId, from, to, ct) =>
-            (await journal.CurrentEventsByPersistenceId(persistenceId, from, to)
-                .Select(e => (IAccountEvent)e.Event)
-                .RunWith(Sink.Seq<IAccountEvent>(), materializer)).ToList();
-        return [new UsageProjection(options.CachedUsageRows), new BillingListsProjection(settings, replay, options.CachedAccounts)];
-    }
+    private static IReadOnlyList<IProjection> Create(AccountJournal journal, AccountSettings settings, ProjectionsOptions options) =>
+        [new UsageProjection(options.CachedUsageRows), new BillingListsProjection(settings, journal.EventsAsync, options.CachedAccounts)];
 
     /// <summary>
     /// Idempotent DDL in one transaction; on PostgreSQL under an advisory lock, because nodes starting

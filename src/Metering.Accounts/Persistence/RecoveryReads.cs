@@ -53,16 +53,16 @@ public sealed class RecoveryReads : IDisposable
     }
 
     /// <summary>The events from <paramref name="from"/> to <paramref name="to"/> (at most <paramref name="max"/>), in order, to <paramref name="replayed"/>.</summary>
-    public async Task ReplayAsync(string persistenceId, long from, long to, long max, Action<IPersistentRepresentation> replayed)
+    public async Task ReplayAsync(string persistenceId, long from, long to, long max, Action<IPersistentRepresentation> replayed, CancellationToken ct = default)
     {
         await ThreadPoolHop.Leave();
         await _sessions.RunAsync(async session =>
         {
             var command = session.Statement(_replaySql, ("@pid", persistenceId), ("@from", from), ("@to", to), ("@deleted", false), ("@max", max));
-            await using var reader = await command.ExecuteReaderAsync();
-            while (await reader.ReadAsync()) Replay(reader);
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct)) Replay(reader);
             return true;
-        }, CancellationToken.None);
+        }, ct);
 
         void Replay(DbDataReader reader)
         {
