@@ -18,7 +18,7 @@ public sealed class AccountJournal : IDisposable
 
     public AccountJournal(ActorSystem system)
     {
-        var journal = system.Settings.Config.GetConfig("akka.persistence.journal.sql");
+        var journal = JournalTables.JournalPlugin(system);
         _reads = new RecoveryReads(JournalDatabase.ForPlugin(journal), system.Serialization, journal);
     }
 

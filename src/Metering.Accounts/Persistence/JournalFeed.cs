@@ -23,7 +23,7 @@ public abstract class JournalFeed
     /// <param name="batchWait">How long a batch that is not full waits before it is handed on (and, on SQLite, before the journal is read again).</param>
     public static JournalFeed For(ActorSystem system, int batchSize, TimeSpan batchWait)
     {
-        var journal = system.Settings.Config.GetConfig("akka.persistence.journal.sql");
+        var journal = JournalTables.JournalPlugin(system);
         var database = JournalDatabase.ForPlugin(journal);
         return database.Provider == "sqlite"
             ? new SqliteFeed(database, system.Serialization, journal, batchSize, batchWait)
@@ -34,11 +34,11 @@ public abstract class JournalFeed
     /// SQLite has one writer at a time, which numbers its rows as it inserts them above every row
     /// committed before (<c>AUTOINCREMENT</c>; a rolled-back write's numbers were never seen), so a
     /// reader never sees a hole in the orderings that fills later: the rows past an offset can be read
-    /// as they are. Akka.Persistence.Sql's read
-    /// journal guards against such holes, which PostgreSQL's concurrent writers do leave, by reading
-    /// every ordering once more from an actor of its own, and joins the tag table for tags the engine
-    /// never writes; with linq2db and an Akka stream that was about a tenth of the engine's CPU with
-    /// one or two events per account per batch (docs/benchmarks.md, session 17).
+    /// as they are. Akka.Persistence.Sql's read journal guards against such holes, which PostgreSQL's
+    /// concurrent writers do leave, by reading every ordering once more from an actor of its own, and
+    /// joins the tag table for tags the engine never writes; with linq2db and an Akka stream that was
+    /// about a tenth of the engine's CPU with one or two events per account per batch
+    /// (docs/benchmarks.md, session 17).
     /// </summary>
     private sealed class SqliteFeed : JournalFeed
     {

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using Akka.Actor;
 using Akka.Configuration;
 
 namespace Metering.Accounts.Persistence;
@@ -34,6 +35,9 @@ public static class JournalTables
         reader.IsDBNull(serializerColumn)
             ? throw new InvalidOperationException($"A row of {persistenceId} names no serializer; this engine reads only rows that do.")
             : serialization.Deserialize((byte[])reader.GetValue(bytesColumn), reader.GetInt32(serializerColumn), manifest);
+
+    /// <summary>The journal plugin's configuration (<c>akka.persistence.journal.sql</c>): its database (<see cref="JournalDatabase.ForPlugin"/>) and table names.</summary>
+    public static Config JournalPlugin(ActorSystem system) => system.Settings.Config.GetConfig("akka.persistence.journal.sql");
 
     /// <summary>A row's manifest: empty when the column holds none, as Akka.Persistence.Sql reads it.</summary>
     public static string Manifest(DbDataReader reader, int column) => reader.IsDBNull(column) ? string.Empty : reader.GetString(column);
