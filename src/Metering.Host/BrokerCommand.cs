@@ -22,11 +22,11 @@ public static class BrokerCommand
     /// <summary>The line a supervisor (or a test) reads the address from.</summary>
     public const string BootstrapPrefix = "Kafka bootstrap: ";
 
-    private const string Usage = "usage: Metering.Host broker [--port <tcp port, default any free one>] [--partitions <usage topic partitions, default 8>]";
+    private const string Usage = "usage: Metering.Host broker [--port <tcp port, default any free one>] [--partitions <usage topic partitions, default 8>] [--group <the engines' consumer group, default metering>]";
 
     public static async Task<int> RunAsync(string[] args)
     {
-        if (!TryParse(args, out var port, out var partitions, out var error))
+        if (!TryParse(args, out var port, out var options, out var error))
         {
             await Console.Error.WriteLineAsync($"{error}\n{Usage}");
             return 2;
@@ -37,9 +37,9 @@ public static class BrokerCommand
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
 
         using var broker = EmbeddedKafkaBroker.Start();
-        var options = new KafkaOptions { UsagePartitions = partitions };
         foreach (var (name, count) in KafkaTopics.Specs(options))
             broker.CreateTopic(name, count);
+        broker.FreeCommitted(options.UsageTopic, options.ConsumerGroup);
 
         var bootstrap = broker.BootstrapServers;
         Task forwarding = Task.CompletedTask;
@@ -58,6 +58,7 @@ public static class BrokerCommand
             Metering embedded Kafka broker (librdkafka mock cluster, in memory) is running
               {BootstrapPrefix}{bootstrap}
               Topics:          {string.Join(", ", KafkaTopics.Specs(options).Select(t => $"{t.Name} ({t.Partitions})"))}
+              Usage is freed from memory once consumer group {options.ConsumerGroup} has committed it.
             Start engines with Metering__Kafka__BootstrapServers={bootstrap}. Ctrl-C stops it; everything it holds is lost.
             """);
 
@@ -79,10 +80,10 @@ public static class BrokerCommand
         }
     }
 
-    private static bool TryParse(string[] args, out int? port, out int partitions, out string error)
+    private static bool TryParse(string[] args, out int? port, out KafkaOptions options, out string error)
     {
         port = null;
-        partitions = new KafkaOptions().UsagePartitions;
+        options = new KafkaOptions();
         error = "";
         for (var i = 0; i < args.Length; i++)
         {
@@ -94,7 +95,11 @@ public static class BrokerCommand
                     i++;
                     break;
                 case "--partitions" when int.TryParse(value, out var n) && n > 0:
-                    partitions = n;
+                    options.UsagePartitions = n;
+                    i++;
+                    break;
+                case "--group" when !string.IsNullOrWhiteSpace(value):
+                    options.ConsumerGroup = value;
                     i++;
                     break;
                 default:

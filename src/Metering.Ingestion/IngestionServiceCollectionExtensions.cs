@@ -57,6 +57,7 @@ public static class IngestionServiceCollectionExtensions
         var broker = EmbeddedKafkaBroker.Start();
         foreach (var (name, partitions) in KafkaTopics.Specs(kafka))
             broker.CreateTopic(name, partitions);
+        broker.FreeCommitted(kafka.UsageTopic, kafka.ConsumerGroup);
         return new KafkaEndpoint(broker.BootstrapServers, Embedded: true, kafka.UsagePartitions) { Broker = broker };
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
+using Confluent.Kafka;
 using Metering.Accounts;
 using Metering.Accounts.Cluster;
 using Npgsql;
@@ -120,11 +121,25 @@ public sealed class ClusterTests(ITestOutputHelper output) : IAsyncLifetime
         var exitCode = await WhileStreamingAsync(stream, () => nodes[2].TerminateAsync(TimeSpan.FromSeconds(60)));
         Assert.Equal(0, exitCode);
         await stream.WaitUntilCountedAsync(nodes[0].Http, TimeSpan.FromSeconds(120));
+        await AssertFreedAsync();
         // Shards follow the new assignment at the coordinator's next rebalance; the exact check asks
         // every account once, so it waits until they settled (an ask caught in a hand-off is a 503).
         await AssertColocatedAsync(stream, nodes[..2]);
         foreach (var node in nodes[..2]) await stream.AssertExactAsync(node.Http);
         Log($"{stream.Expected.Count} accounts exact on both survivors");
+    }
+
+    /// <summary>The broker process frees what the nodes' group committed: once every event is counted, every partition's log starts at its end.</summary>
+    private async Task AssertFreedAsync()
+    {
+        using var reader = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = _broker!.BootstrapServers, GroupId = "test-reader" }).Build();
+        WatermarkOffsets[] logs = [];
+        await Eventually.TrueAsync(() =>
+        {
+            logs = [.. Enumerable.Range(0, UsagePartitions).Select(p => reader.QueryWatermarkOffsets(new TopicPartition(TestBackends.UsageTopic, p), TimeSpan.FromSeconds(5)))];
+            return Task.FromResult(logs.All(w => w.Low == w.High));
+        }, TimeSpan.FromSeconds(30), "the broker process still holds usage the nodes committed");
+        Assert.True(logs.All(w => w.High > 0), "a partition never received usage");
     }
 
     /// <summary>

@@ -137,7 +137,7 @@ public sealed class BrokerProcess : HostProcess
 {
     private readonly TaskCompletionSource<string> _bootstrap = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private BrokerProcess(int partitions) : base("broker", ["broker", "--partitions", partitions.ToString(System.Globalization.CultureInfo.InvariantCulture)], new Dictionary<string, string>())
+    private BrokerProcess(int partitions) : base("broker", ["broker", "--partitions", partitions.ToString(System.Globalization.CultureInfo.InvariantCulture), "--group", "metering"], new Dictionary<string, string>())
     {
     }
 

@@ -3,6 +3,8 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Confluent.Kafka;
+using Metering.Ingestion.Kafka;
 using Metering.Tests.Shared;
 using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.Routing;
@@ -158,7 +160,7 @@ public sealed class HttpApiTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Kcat_produces_straight_to_the_embedded_broker()
+    public async Task Kcat_produces_straight_to_the_embedded_broker_which_frees_the_record_once_counted()
     {
         var system = await _host.Http.GetFromJsonAsync<JsonElement>("/api/v1/system");
         var bootstrap = system.GetProperty("kafka").GetProperty("bootstrapServers").GetString()!;
@@ -175,5 +177,16 @@ public sealed class HttpApiTests : IAsyncLifetime
         Assert.True(kcat.ExitCode == 0, await kcat.StandardError.ReadToEndAsync());
 
         await WaitForUsageAsync("acct-kcat", "call", 2);
+
+        // Counted means committed: the broker no longer holds the record in memory.
+        using var reader = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = bootstrap, GroupId = "test-reader" }).Build();
+        var partitions = _host.Services.GetRequiredService<KafkaEndpoint>().UsagePartitions;
+        WatermarkOffsets[] logs = [];
+        await Eventually.TrueAsync(() =>
+        {
+            logs = [.. Enumerable.Range(0, partitions).Select(p => reader.QueryWatermarkOffsets(new TopicPartition("metering.usage", p), TimeSpan.FromSeconds(5)))];
+            return Task.FromResult(logs.All(w => w.Low == w.High));
+        }, TimeSpan.FromSeconds(10), "the usage topic still holds records the engine committed");
+        Assert.True(logs.Sum(w => w.Low.Value) >= 1, "the kcat record was never in the topic");
     }
 }

@@ -49,6 +49,47 @@ public sealed class EmbeddedKafkaBrokerTests
     }
 
     [Fact]
+    public async Task Records_the_group_committed_past_are_freed_and_nothing_after_them()
+    {
+        using var broker = EmbeddedKafkaBroker.Start();
+        const string topic = "usage-free-test";
+        broker.CreateTopic(topic, 2);
+        broker.FreeCommitted(topic, "engine");
+
+        using var producer = NewProducer(broker);
+        foreach (var partition in new[] { 0, 1 })
+            for (var i = 0; i < 10; i++)
+                await producer.ProduceAsync(new TopicPartition(topic, partition), new Message<string, string> { Key = "k", Value = $"p{partition}-{i}" });
+
+        using (var engine = NewConsumer(broker, "engine"))
+            engine.Commit([new TopicPartitionOffset(topic, 0, 6)]);
+        // Another group's progress frees nothing: only the engine's commits say a record is durable.
+        using (var other = NewConsumer(broker, "other"))
+            other.Commit([new TopicPartitionOffset(topic, 1, 9)]);
+
+        using var reader = NewConsumer(broker, "reader");
+        var clock = Stopwatch.StartNew();
+        while (LogStart(reader, topic, 0) != 6)
+        {
+            Assert.True(clock.Elapsed < Deadline, $"partition 0 still starts at {LogStart(reader, topic, 0)}");
+            await Task.Delay(EmbeddedKafkaBroker.FreeInterval);
+        }
+        // A few more rounds of freeing, with nothing new committed, change nothing.
+        await Task.Delay(EmbeddedKafkaBroker.FreeInterval * 4);
+        Assert.Equal(6, LogStart(reader, topic, 0));
+        Assert.Equal(0, LogStart(reader, topic, 1));
+
+        reader.Subscribe(topic);
+        var read = ConsumeUntil(reader, 14).Select(r => r.Message.Value).Order(StringComparer.Ordinal);
+        string[] kept = [.. Enumerable.Range(6, 4).Select(i => $"p0-{i}"), .. Enumerable.Range(0, 10).Select(i => $"p1-{i}")];
+        Assert.Equal(kept, read);
+        reader.Close();
+    }
+
+    private static long LogStart(IConsumer<string, string> consumer, string topic, int partition) =>
+        consumer.QueryWatermarkOffsets(new TopicPartition(topic, partition), Deadline).Low.Value;
+
+    [Fact]
     public async Task Kcat_produces_a_keyed_message_a_confluent_consumer_reads()
     {
         const string kcat = "/usr/bin/kcat";
