@@ -68,10 +68,10 @@ public class HotPathBenchmarks
         return _account;
     }
 
-    [Benchmark(Description = "serialize UsageRecorded of 8 (v2 binary)")]
+    [Benchmark(Description = "serialize UsageRecorded of 8 (binary)")]
     public byte[] Serialize() => _serializer.ToBinary(_recorded);
 
-    [Benchmark(Description = "deserialize UsageRecorded of 8 (v2 binary)")]
+    [Benchmark(Description = "deserialize UsageRecorded of 8 (binary)")]
     public object Deserialize() => ((SerializerWithStringManifest)_serializer).FromBinary(_row, _manifest);
 
     /// <summary>What the journal row cost before v2: the same event as v1 JSON, for comparison.</summary>

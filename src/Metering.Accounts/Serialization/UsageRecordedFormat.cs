@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Runtime.Serialization;
 using System.Text;
 using Metering.Domain.Accounts;
@@ -27,77 +28,95 @@ public static class UsageRecordedFormat
 
     public static byte[] Write(UsageRecorded e)
     {
-        using var stream = new MemoryStream(64 + e.Accepted.Count * 48);
-        using var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
-        var strings = new StringTable();
-        WriteTime(writer, e.At);
-        writer.Write7BitEncodedInt(e.Duplicates);
-        writer.Write7BitEncodedInt(e.Watermarks.Count);
-        foreach (var mark in e.Watermarks) WritePosition(writer, mark);
-        writer.Write7BitEncodedInt(e.Accepted.Count);
+        var writer = new RowWriter(64 + e.Accepted.Count * 48);
+        var strings = StringTable.ForWriting();
+        writer.Time(e.At);
+        writer.VarInt(e.Duplicates);
+        writer.VarInt(e.Watermarks.Count);
+        foreach (var mark in e.Watermarks) writer.Position(mark);
+        writer.VarInt(e.Accepted.Count);
         foreach (var r in e.Accepted)
         {
-            strings.Write(writer, r.Source);
-            writer.Write(r.EventId);
-            strings.Write(writer, r.Meter);
-            WriteDecimal(writer, r.Quantity);
-            writer.Write7BitEncodedInt64(ZigZag(r.OccurredAt.UtcTicks - e.At.UtcTicks));
-            writer.Write7BitEncodedInt((int)ZigZag((long)r.OccurredAt.Offset.TotalMinutes));
-            strings.Write(writer, r.Team);
-            strings.Write(writer, r.User);
-            WritePosition(writer, r.Position);
+            strings.Write(ref writer, r.Source);
+            writer.String(r.EventId);
+            strings.Write(ref writer, r.Meter);
+            writer.Decimal(r.Quantity);
+            writer.VarInt64(ZigZag(r.OccurredAt.UtcTicks - e.At.UtcTicks));
+            writer.VarInt((int)ZigZag((long)r.OccurredAt.Offset.TotalMinutes));
+            strings.Write(ref writer, r.Team);
+            strings.Write(ref writer, r.User);
+            writer.Position(r.Position);
         }
-        WriteList(writer, e.Draws, d =>
+        writer.Count(e.Draws);
+        foreach (var d in e.Draws ?? [])
         {
-            strings.Write(writer, d.SubscriptionId);
-            strings.Write(writer, d.Meter);
-            WriteDecimal(writer, d.Quantity);
-            WriteCovered(writer, strings, d.PlanId, d.Team, d.User);
-        });
-        WriteList(writer, e.Charges, c =>
+            strings.Write(ref writer, d.SubscriptionId);
+            strings.Write(ref writer, d.Meter);
+            writer.Decimal(d.Quantity);
+            WriteCovered(ref writer, strings, d.PlanId, d.Team, d.User);
+        }
+        writer.Count(e.Charges);
+        foreach (var c in e.Charges ?? [])
         {
-            strings.Write(writer, c.SubscriptionId);
-            strings.Write(writer, c.Meter);
-            WriteDecimal(writer, c.Quantity);
-            WriteDecimal(writer, c.Amount);
-            WriteCovered(writer, strings, c.PlanId, c.Team, c.User);
-        });
-        WriteList(writer, e.Dropped, p => WritePosition(writer, p));
-        writer.Flush();
-        return stream.ToArray();
+            strings.Write(ref writer, c.SubscriptionId);
+            strings.Write(ref writer, c.Meter);
+            writer.Decimal(c.Quantity);
+            writer.Decimal(c.Amount);
+            WriteCovered(ref writer, strings, c.PlanId, c.Team, c.User);
+        }
+        writer.Count(e.Dropped);
+        foreach (var p in e.Dropped ?? []) writer.Position(p);
+        return writer.ToArray();
     }
 
     public static UsageRecorded Read(byte[] bytes, string manifest = Manifest)
     {
         try
         {
-            using var reader = new BinaryReader(new MemoryStream(bytes, writable: false), Encoding.UTF8);
-            var strings = new List<string>();
-            var at = ReadTime(reader);
-            var duplicates = reader.Read7BitEncodedInt();
-            var watermarks = new KafkaPosition[reader.Read7BitEncodedInt()];
+            var reader = new RowReader(bytes);
+            var strings = StringTable.ForReading();
+            var at = reader.Time();
+            var duplicates = reader.VarInt();
+            var watermarks = new KafkaPosition[reader.Length()];
             for (var i = 0; i < watermarks.Length; i++)
-                watermarks[i] = ReadPosition(reader);
-            var accepted = new UsageRecord[reader.Read7BitEncodedInt()];
+                watermarks[i] = reader.Position();
+            var accepted = new UsageRecord[reader.Length()];
             for (var i = 0; i < accepted.Length; i++)
             {
-                var source = StringTable.Read(reader, strings)!;
-                var id = reader.ReadString();
-                var meter = StringTable.Read(reader, strings)!;
-                var quantity = ReadDecimal(reader);
-                var ticks = at.UtcTicks + UnZigZag(reader.Read7BitEncodedInt64());
-                var offset = TimeSpan.FromMinutes(UnZigZag(reader.Read7BitEncodedInt()));
+                var source = strings.Read(ref reader)!;
+                var id = reader.String();
+                var meter = strings.Read(ref reader)!;
+                var quantity = reader.Decimal();
+                var ticks = at.UtcTicks + UnZigZag(reader.VarInt64());
+                var offset = TimeSpan.FromMinutes(UnZigZag(reader.VarInt()));
                 var occurredAt = new DateTimeOffset(ticks, TimeSpan.Zero).ToOffset(offset);
-                var team = StringTable.Read(reader, strings);
-                var user = StringTable.Read(reader, strings);
-                var position = ReadPosition(reader);
+                var team = strings.Read(ref reader);
+                var user = strings.Read(ref reader);
+                var position = reader.Position();
                 accepted[i] = new UsageRecord(source, id, meter, quantity, occurredAt, team, user, position);
             }
-            var draws = ReadList(reader, () => new QuotaDraw(StringTable.Read(reader, strings)!, StringTable.Read(reader, strings)!, ReadDecimal(reader),
-                StringTable.Read(reader, strings), StringTable.Read(reader, strings), StringTable.Read(reader, strings)));
-            var charges = ReadList(reader, () => new OverageCharge(StringTable.Read(reader, strings)!, StringTable.Read(reader, strings)!, ReadDecimal(reader), ReadDecimal(reader),
-                StringTable.Read(reader, strings), StringTable.Read(reader, strings), StringTable.Read(reader, strings)));
-            var dropped = manifest == ManifestV2 ? null : ReadList(reader, () => ReadPosition(reader));
+            QuotaDraw[]? draws = null;
+            if (reader.Count() is { } drawCount)
+            {
+                draws = new QuotaDraw[drawCount];
+                for (var i = 0; i < draws.Length; i++)
+                    draws[i] = new QuotaDraw(strings.Read(ref reader)!, strings.Read(ref reader)!, reader.Decimal(),
+                        strings.Read(ref reader), strings.Read(ref reader), strings.Read(ref reader));
+            }
+            OverageCharge[]? charges = null;
+            if (reader.Count() is { } chargeCount)
+            {
+                charges = new OverageCharge[chargeCount];
+                for (var i = 0; i < charges.Length; i++)
+                    charges[i] = new OverageCharge(strings.Read(ref reader)!, strings.Read(ref reader)!, reader.Decimal(), reader.Decimal(),
+                        strings.Read(ref reader), strings.Read(ref reader), strings.Read(ref reader));
+            }
+            KafkaPosition[]? dropped = null;
+            if (manifest != ManifestV2 && reader.Count() is { } droppedCount)
+            {
+                dropped = new KafkaPosition[droppedCount];
+                for (var i = 0; i < dropped.Length; i++) dropped[i] = reader.Position();
+            }
             return new UsageRecorded(accepted, watermarks, duplicates, at, draws, charges, dropped);
         }
         catch (Exception e) when (e is EndOfStreamException or FormatException or ArgumentException or OverflowException)
@@ -106,74 +125,12 @@ public static class UsageRecordedFormat
         }
     }
 
-    private static void WritePosition(BinaryWriter writer, KafkaPosition position)
-    {
-        writer.Write7BitEncodedInt(position.Partition);
-        writer.Write7BitEncodedInt64(position.Offset);
-    }
-
-    private static KafkaPosition ReadPosition(BinaryReader reader) => new(reader.Read7BitEncodedInt(), reader.Read7BitEncodedInt64());
-
     /// <summary>The plan, team and user a draw or charge belongs to: what the read side groups amounts by.</summary>
-    private static void WriteCovered(BinaryWriter writer, StringTable strings, string? planId, string? team, string? user)
+    private static void WriteCovered(ref RowWriter writer, StringTable strings, string? planId, string? team, string? user)
     {
-        strings.Write(writer, planId);
-        strings.Write(writer, team);
-        strings.Write(writer, user);
-    }
-
-    private static void WriteTime(BinaryWriter writer, DateTimeOffset time)
-    {
-        writer.Write(time.UtcTicks);
-        writer.Write7BitEncodedInt((int)ZigZag((long)time.Offset.TotalMinutes));
-    }
-
-    private static DateTimeOffset ReadTime(BinaryReader reader)
-    {
-        var ticks = reader.ReadInt64();
-        var offset = TimeSpan.FromMinutes(UnZigZag(reader.Read7BitEncodedInt()));
-        return new DateTimeOffset(ticks, TimeSpan.Zero).ToOffset(offset);
-    }
-
-    /// <summary>Null is count 0, so an absent list and an empty one stay apart.</summary>
-    private static void WriteList<T>(BinaryWriter writer, IReadOnlyList<T>? items, Action<T> write)
-    {
-        writer.Write7BitEncodedInt(items is null ? 0 : items.Count + 1);
-        if (items is null) return;
-        foreach (var item in items) write(item);
-    }
-
-    private static T[]? ReadList<T>(BinaryReader reader, Func<T> read)
-    {
-        var count = reader.Read7BitEncodedInt();
-        if (count == 0) return null;
-        var items = new T[count - 1];
-        for (var i = 0; i < items.Length; i++) items[i] = read();
-        return items;
-    }
-
-    /// <summary>
-    /// Exact, scale included (2.50 stays 2.50): a flags byte (scale, sign, whether the top 32 bits
-    /// are used), then the 96-bit integer as a varint of its low 64 bits and, if used, the top 32.
-    /// </summary>
-    private static void WriteDecimal(BinaryWriter writer, decimal value)
-    {
-        Span<int> bits = stackalloc int[4];
-        decimal.GetBits(value, bits);
-        var scale = (byte)((bits[3] >> 16) & 0xFF);
-        var negative = bits[3] < 0;
-        var high = bits[2] != 0;
-        writer.Write((byte)(scale | (negative ? 0x80 : 0) | (high ? 0x40 : 0)));
-        writer.Write7BitEncodedInt64((long)(((ulong)(uint)bits[1] << 32) | (uint)bits[0]));
-        if (high) writer.Write(bits[2]);
-    }
-
-    private static decimal ReadDecimal(BinaryReader reader)
-    {
-        var flags = reader.ReadByte();
-        var low = (ulong)reader.Read7BitEncodedInt64();
-        var high = (flags & 0x40) != 0 ? reader.ReadInt32() : 0;
-        return new decimal((int)(uint)low, (int)(uint)(low >> 32), high, (flags & 0x80) != 0, (byte)(flags & 0x3F));
+        strings.Write(ref writer, planId);
+        strings.Write(ref writer, team);
+        strings.Write(ref writer, user);
     }
 
     private static long ZigZag(long value) => (value << 1) ^ (value >> 63);
@@ -181,38 +138,247 @@ public static class UsageRecordedFormat
     private static long UnZigZag(long value) => (long)((ulong)value >> 1) ^ -(value & 1);
 
     /// <summary>
+    /// Writes the row into a buffer kept per thread and copies it out once: a row is written for every
+    /// account in every batch, and a stream, a writer and a growing buffer per row were 4 % of the
+    /// engine's allocated bytes. The encodings are <see cref="BinaryWriter"/>'s (7-bit varints,
+    /// little-endian fixed widths, UTF-8 strings with their byte length first), which wrote v2 and v3.
+    /// </summary>
+    private ref struct RowWriter
+    {
+        private const int MaxKept = 64 * 1024; // a batch's rare huge row is not held by its thread for good
+        [ThreadStatic] private static byte[]? _scratch;
+        private byte[] _buffer;
+        private int _length;
+
+        public RowWriter(int expected)
+        {
+            _buffer = _scratch is { } kept && kept.Length >= expected ? kept : new byte[Math.Max(expected, 256)];
+            _length = 0;
+        }
+
+        public void Byte(byte value)
+        {
+            Ensure(1);
+            _buffer[_length++] = value;
+        }
+
+        public void VarInt(int value) => VarInt64((uint)value);
+
+        public void VarInt64(long value)
+        {
+            Ensure(10);
+            var rest = (ulong)value;
+            while (rest > 0x7F)
+            {
+                _buffer[_length++] = (byte)(rest | 0x80);
+                rest >>= 7;
+            }
+            _buffer[_length++] = (byte)rest;
+        }
+
+        public void Int32(int value)
+        {
+            Ensure(4);
+            BinaryPrimitives.WriteInt32LittleEndian(_buffer.AsSpan(_length), value);
+            _length += 4;
+        }
+
+        public void Int64(long value)
+        {
+            Ensure(8);
+            BinaryPrimitives.WriteInt64LittleEndian(_buffer.AsSpan(_length), value);
+            _length += 8;
+        }
+
+        public void String(string value)
+        {
+            var size = Encoding.UTF8.GetByteCount(value);
+            VarInt(size);
+            Ensure(size);
+            _length += Encoding.UTF8.GetBytes(value, _buffer.AsSpan(_length));
+        }
+
+        public void Time(DateTimeOffset time)
+        {
+            Int64(time.UtcTicks);
+            VarInt((int)ZigZag((long)time.Offset.TotalMinutes));
+        }
+
+        public void Position(KafkaPosition position)
+        {
+            VarInt(position.Partition);
+            VarInt64(position.Offset);
+        }
+
+        /// <summary>
+        /// Exact, scale included (2.50 stays 2.50): a flags byte (scale, sign, whether the top 32 bits
+        /// are used), then the 96-bit integer as a varint of its low 64 bits and, if used, the top 32.
+        /// </summary>
+        public void Decimal(decimal value)
+        {
+            Span<int> bits = stackalloc int[4];
+            decimal.GetBits(value, bits);
+            var scale = (byte)((bits[3] >> 16) & 0xFF);
+            var negative = bits[3] < 0;
+            var high = bits[2] != 0;
+            Byte((byte)(scale | (negative ? 0x80 : 0) | (high ? 0x40 : 0)));
+            VarInt64((long)(((ulong)(uint)bits[1] << 32) | (uint)bits[0]));
+            if (high) Int32(bits[2]);
+        }
+
+        /// <summary>A list's length, with null as 0 so an absent list and an empty one stay apart.</summary>
+        public void Count<T>(IReadOnlyList<T>? items) => VarInt(items is null ? 0 : items.Count + 1);
+
+        public readonly byte[] ToArray()
+        {
+            if (_buffer.Length <= MaxKept) _scratch = _buffer;
+            return _buffer.AsSpan(0, _length).ToArray();
+        }
+
+        private void Ensure(int bytes)
+        {
+            if (_length + bytes <= _buffer.Length) return;
+            Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, _length + bytes));
+        }
+    }
+
+    /// <summary>Reads what <see cref="RowWriter"/> (or <see cref="BinaryWriter"/> before it) wrote, straight from the row's bytes.</summary>
+    private ref struct RowReader(ReadOnlySpan<byte> bytes)
+    {
+        private readonly ReadOnlySpan<byte> _bytes = bytes;
+        private int _at;
+
+        public byte Byte()
+        {
+            if (_at >= _bytes.Length) throw new EndOfStreamException();
+            return _bytes[_at++];
+        }
+
+        /// <summary>As <see cref="BinaryReader.Read7BitEncodedInt"/>: at most five bytes, the fifth carrying four bits.</summary>
+        public int VarInt()
+        {
+            uint value = 0;
+            for (var shift = 0; shift < 28; shift += 7)
+            {
+                var b = Byte();
+                value |= (uint)(b & 0x7F) << shift;
+                if (b <= 0x7F) return (int)value;
+            }
+            var last = Byte();
+            if (last > 0b1111) throw new FormatException("Too many bytes in a 7-bit encoded Int32.");
+            return (int)(value | (uint)last << 28);
+        }
+
+        /// <summary>As <see cref="BinaryReader.Read7BitEncodedInt64"/>: at most ten bytes, the tenth carrying one bit.</summary>
+        public long VarInt64()
+        {
+            ulong value = 0;
+            for (var shift = 0; shift < 63; shift += 7)
+            {
+                var b = Byte();
+                value |= (ulong)(b & 0x7F) << shift;
+                if (b <= 0x7F) return (long)value;
+            }
+            var last = Byte();
+            if (last > 0b1) throw new FormatException("Too many bytes in a 7-bit encoded Int64.");
+            return (long)(value | (ulong)last << 63);
+        }
+
+        /// <summary>A length that must fit in what is left of the row, so a corrupt one cannot ask for a huge array.</summary>
+        public int Length()
+        {
+            var length = VarInt();
+            if (length < 0 || length > _bytes.Length - _at) throw new FormatException($"Length {length} past the row's end");
+            return length;
+        }
+
+        public int? Count() => VarInt() switch
+        {
+            0 => null,
+            var count when count < 0 || count - 1 > _bytes.Length - _at => throw new FormatException($"Count {count - 1} past the row's end"),
+            var count => count - 1,
+        };
+
+        public int Int32() => BinaryPrimitives.ReadInt32LittleEndian(Take(4));
+
+        public long Int64() => BinaryPrimitives.ReadInt64LittleEndian(Take(8));
+
+        public string String() => Encoding.UTF8.GetString(Take(Length()));
+
+        public DateTimeOffset Time()
+        {
+            var ticks = Int64();
+            var offset = TimeSpan.FromMinutes(UnZigZag(VarInt()));
+            return new DateTimeOffset(ticks, TimeSpan.Zero).ToOffset(offset);
+        }
+
+        public KafkaPosition Position() => new(VarInt(), VarInt64());
+
+        public decimal Decimal()
+        {
+            var flags = Byte();
+            var low = (ulong)VarInt64();
+            var high = (flags & 0x40) != 0 ? Int32() : 0;
+            return new decimal((int)(uint)low, (int)(uint)(low >> 32), high, (flags & 0x80) != 0, (byte)(flags & 0x3F));
+        }
+
+        private ReadOnlySpan<byte> Take(int count)
+        {
+            if (count > _bytes.Length - _at) throw new EndOfStreamException();
+            var taken = _bytes.Slice(_at, count);
+            _at += count;
+            return taken;
+        }
+    }
+
+    /// <summary>
     /// Strings that repeat within a row: 0 is null, <c>n</c> refers to the n-th string written so far,
-    /// and one past the last introduces a new string written right after.
+    /// and one past the last introduces a new string written right after. One table per thread and
+    /// direction, emptied for each row.
     /// </summary>
     private sealed class StringTable
     {
+        [ThreadStatic] private static StringTable? _writing;
+        [ThreadStatic] private static StringTable? _reading;
         private readonly Dictionary<string, int> _indexes = new(StringComparer.Ordinal);
+        private readonly List<string> _strings = [];
 
-        public void Write(BinaryWriter writer, string? value)
+        public static StringTable ForWriting() => Emptied(_writing ??= new StringTable());
+
+        public static StringTable ForReading() => Emptied(_reading ??= new StringTable());
+
+        private static StringTable Emptied(StringTable table)
+        {
+            table._indexes.Clear();
+            table._strings.Clear();
+            return table;
+        }
+
+        public void Write(ref RowWriter writer, string? value)
         {
             if (value is null)
             {
-                writer.Write7BitEncodedInt(0);
+                writer.VarInt(0);
                 return;
             }
             if (_indexes.TryGetValue(value, out var index))
             {
-                writer.Write7BitEncodedInt(index + 1);
+                writer.VarInt(index + 1);
                 return;
             }
             _indexes[value] = _indexes.Count;
-            writer.Write7BitEncodedInt(_indexes.Count);
-            writer.Write(value);
+            writer.VarInt(_indexes.Count);
+            writer.String(value);
         }
 
-        public static string? Read(BinaryReader reader, List<string> strings)
+        public string? Read(ref RowReader reader)
         {
-            var reference = reader.Read7BitEncodedInt();
+            var reference = reader.VarInt();
             if (reference == 0) return null;
-            if (reference <= strings.Count) return strings[reference - 1];
-            if (reference != strings.Count + 1) throw new FormatException($"String reference {reference} skips ahead of {strings.Count}");
-            var value = reader.ReadString();
-            strings.Add(value);
+            if (reference <= _strings.Count) return _strings[reference - 1];
+            if (reference != _strings.Count + 1) throw new FormatException($"String reference {reference} skips ahead of {_strings.Count}");
+            var value = reader.String();
+            _strings.Add(value);
             return value;
         }
     }
