@@ -255,33 +255,24 @@ public static class UsageRecordedFormat
         }
 
         /// <summary>As <see cref="BinaryReader.Read7BitEncodedInt"/>: at most five bytes, the fifth carrying four bits.</summary>
-        public int VarInt()
-        {
-            uint value = 0;
-            for (var shift = 0; shift < 28; shift += 7)
-            {
-                var b = Byte();
-                value |= (uint)(b & 0x7F) << shift;
-                if (b <= 0x7F) return (int)value;
-            }
-            var last = Byte();
-            if (last > 0b1111) throw new FormatException("Too many bytes in a 7-bit encoded Int32.");
-            return (int)(value | (uint)last << 28);
-        }
+        public int VarInt() => (int)(uint)SevenBitEncoded(28, 0b1111);
 
         /// <summary>As <see cref="BinaryReader.Read7BitEncodedInt64"/>: at most ten bytes, the tenth carrying one bit.</summary>
-        public long VarInt64()
+        public long VarInt64() => (long)SevenBitEncoded(63, 0b1);
+
+        /// <summary>Seven bits a byte, low first, until a byte without its top bit; the byte at <paramref name="lastShift"/> holds what is left.</summary>
+        private ulong SevenBitEncoded(int lastShift, byte lastMax)
         {
             ulong value = 0;
-            for (var shift = 0; shift < 63; shift += 7)
+            for (var shift = 0; shift < lastShift; shift += 7)
             {
                 var b = Byte();
                 value |= (ulong)(b & 0x7F) << shift;
-                if (b <= 0x7F) return (long)value;
+                if (b <= 0x7F) return value;
             }
             var last = Byte();
-            if (last > 0b1) throw new FormatException("Too many bytes in a 7-bit encoded Int64.");
-            return (long)(value | (ulong)last << 63);
+            if (last > lastMax) throw new FormatException("Too many bytes in a 7-bit encoded integer.");
+            return value | (ulong)last << lastShift;
         }
 
         /// <summary>A length that must fit in what is left of the row, so a corrupt one cannot ask for a huge array.</summary>
