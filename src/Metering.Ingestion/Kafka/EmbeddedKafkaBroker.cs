@@ -124,11 +124,8 @@ public sealed class EmbeddedKafkaBroker : IDisposable
     private async Task FreeCommittedAsync(string topic, string consumerGroup, CancellationToken stop)
     {
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = BootstrapServers }).Build();
-        // Named one by one: asked for all of a group's partitions at once, the mock answers none.
-        var partitions = admin.GetMetadata(topic, TimeSpan.FromSeconds(10)).Topics.Single().Partitions
-            .Select(p => new TopicPartition(topic, p.PartitionId)).ToList();
-        ConsumerGroupTopicPartitions[] everyPartition = [new(consumerGroup, partitions)];
         var options = new Confluent.Kafka.Admin.ListConsumerGroupOffsetsOptions { RequestTimeout = TimeSpan.FromSeconds(1) };
+        ConsumerGroupTopicPartitions[]? everyPartition = null;
         var freedBefore = new Dictionary<int, long>();
         using var timer = new PeriodicTimer(FreeInterval);
         try
@@ -138,6 +135,8 @@ public sealed class EmbeddedKafkaBroker : IDisposable
                 List<Confluent.Kafka.Admin.ListConsumerGroupOffsetsResult> groups;
                 try
                 {
+                    everyPartition ??= PartitionsOf(admin, topic, consumerGroup);
+                    if (everyPartition is null) continue;
                     groups = await admin.ListConsumerGroupOffsetsAsync(everyPartition, options);
                 }
                 catch (KafkaException)
@@ -160,7 +159,15 @@ public sealed class EmbeddedKafkaBroker : IDisposable
         {
             // Disposed.
         }
+    }
 
+    /// <summary>The group's partitions of the topic, named one by one (asked for all of a group's partitions at once, the mock answers none); null while the topic has none.</summary>
+    private static ConsumerGroupTopicPartitions[]? PartitionsOf(IAdminClient admin, string topic, string consumerGroup)
+    {
+        List<TopicPartition> partitions = [.. admin.GetMetadata(topic, TimeSpan.FromSeconds(1)).Topics
+            .Where(t => t.Error.Code == ErrorCode.NoError)
+            .SelectMany(t => t.Partitions).Select(p => new TopicPartition(topic, p.PartitionId))];
+        return partitions.Count == 0 ? null : [new(consumerGroup, partitions)];
     }
 
     /// <summary>Stops the brokers (clients then see the connections drop). Safe to call more than once.</summary>
