@@ -36,10 +36,7 @@ public static class BrokerCommand
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
 
-        using var broker = EmbeddedKafkaBroker.Start();
-        foreach (var (name, count) in KafkaTopics.Specs(options))
-            broker.CreateTopic(name, count);
-        broker.FreeCommitted(options.UsageTopic, options.ConsumerGroup);
+        using var broker = EmbeddedKafkaBroker.StartForEngine(options);
 
         var bootstrap = broker.BootstrapServers;
         Task forwarding = Task.CompletedTask;

@@ -54,10 +54,7 @@ public static class IngestionServiceCollectionExtensions
             var partitions = KafkaTopics.EnsureAsync(kafka.BootstrapServers, kafka).GetAwaiter().GetResult();
             return new KafkaEndpoint(kafka.BootstrapServers, Embedded: false, partitions);
         }
-        var broker = EmbeddedKafkaBroker.Start();
-        foreach (var (name, partitions) in KafkaTopics.Specs(kafka))
-            broker.CreateTopic(name, partitions);
-        broker.FreeCommitted(kafka.UsageTopic, kafka.ConsumerGroup);
+        var broker = EmbeddedKafkaBroker.StartForEngine(kafka);
         return new KafkaEndpoint(broker.BootstrapServers, Embedded: true, kafka.UsagePartitions) { Broker = broker };
     }
 }

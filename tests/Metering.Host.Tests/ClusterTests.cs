@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
-using Confluent.Kafka;
 using Metering.Accounts;
 using Metering.Accounts.Cluster;
 using Npgsql;
@@ -132,13 +131,7 @@ public sealed class ClusterTests(ITestOutputHelper output) : IAsyncLifetime
     /// <summary>The broker process frees what the nodes' group committed: once every event is counted, every partition's log starts at its end.</summary>
     private async Task AssertFreedAsync()
     {
-        using var reader = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = _broker!.BootstrapServers, GroupId = "test-reader" }).Build();
-        WatermarkOffsets[] logs = [];
-        await Eventually.TrueAsync(() =>
-        {
-            logs = [.. Enumerable.Range(0, UsagePartitions).Select(p => reader.QueryWatermarkOffsets(new TopicPartition(TestBackends.UsageTopic, p), TimeSpan.FromSeconds(5)))];
-            return Task.FromResult(logs.All(w => w.Low == w.High));
-        }, TimeSpan.FromSeconds(30), "the broker process still holds usage the nodes committed");
+        var logs = await TestBackends.UsageFreedAsync(_broker!.BootstrapServers, UsagePartitions, TimeSpan.FromSeconds(30), "the broker process still holds usage the nodes committed");
         Assert.True(logs.All(w => w.High > 0), "a partition never received usage");
     }
 

@@ -3,7 +3,6 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
-using Confluent.Kafka;
 using Metering.Ingestion.Kafka;
 using Metering.Tests.Shared;
 using Microsoft.AspNetCore.Http.Metadata;
@@ -179,14 +178,8 @@ public sealed class HttpApiTests : IAsyncLifetime
         await WaitForUsageAsync("acct-kcat", "call", 2);
 
         // Counted means committed: the broker no longer holds the record in memory.
-        using var reader = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = bootstrap, GroupId = "test-reader" }).Build();
-        var partitions = _host.Services.GetRequiredService<KafkaEndpoint>().UsagePartitions;
-        WatermarkOffsets[] logs = [];
-        await Eventually.TrueAsync(() =>
-        {
-            logs = [.. Enumerable.Range(0, partitions).Select(p => reader.QueryWatermarkOffsets(new TopicPartition("metering.usage", p), TimeSpan.FromSeconds(5)))];
-            return Task.FromResult(logs.All(w => w.Low == w.High));
-        }, TimeSpan.FromSeconds(10), "the usage topic still holds records the engine committed");
+        var logs = await TestBackends.UsageFreedAsync(bootstrap, _host.Services.GetRequiredService<KafkaEndpoint>().UsagePartitions,
+            TimeSpan.FromSeconds(10), "the usage topic still holds records the engine committed");
         Assert.True(logs.Sum(w => w.Low.Value) >= 1, "the kcat record was never in the topic");
     }
 }

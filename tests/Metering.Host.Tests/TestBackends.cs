@@ -1,3 +1,4 @@
+using Confluent.Kafka;
 using Metering.Ingestion.Kafka;
 using Metering.Tests.Shared;
 
@@ -34,6 +35,22 @@ public sealed class TestBackends : IAsyncDisposable
         foreach (var (name, partitions) in KafkaTopics.Specs(new KafkaOptions { UsagePartitions = usagePartitions }))
             kafka.CreateTopic(name, partitions);
         return kafka;
+    }
+
+    /// <summary>
+    /// Waits until every partition of the usage topic at <paramref name="bootstrapServers"/> starts at
+    /// its end, i.e. the embedded broker freed all it held; answers the partitions' watermarks.
+    /// </summary>
+    public static async Task<WatermarkOffsets[]> UsageFreedAsync(string bootstrapServers, int partitions, TimeSpan timeout, string because)
+    {
+        using var reader = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = bootstrapServers, GroupId = "test-reader" }).Build();
+        WatermarkOffsets[] logs = [];
+        await Eventually.TrueAsync(() =>
+        {
+            logs = [.. Enumerable.Range(0, partitions).Select(p => reader.QueryWatermarkOffsets(new TopicPartition(UsageTopic, p), TimeSpan.FromSeconds(5)))];
+            return Task.FromResult(logs.All(w => w.Low == w.High));
+        }, timeout, because);
+        return logs;
     }
 
     public async ValueTask DisposeAsync()

@@ -84,8 +84,8 @@ public static class EndToEndBenchmark
         // librdkafka's mock broker keeps only a few MB per partition and drops the oldest beyond
         // that, so the preload is spread over enough partitions to stay whole (checked below).
         var kafka = new KafkaOptions { UsagePartitions = (int)Math.Max(8, options.Events / 12_000) };
-        using var broker = EmbeddedKafkaBroker.Start();
-        foreach (var (name, partitions) in KafkaTopics.Specs(kafka)) broker.CreateTopic(name, partitions);
+        // It frees only what the engine's group committed, so the raw consumer below still reads everything.
+        using var broker = EmbeddedKafkaBroker.StartForEngine(kafka);
         var dataDir = Path.Combine(Path.GetTempPath(), $"metering-bench-{Guid.NewGuid():N}");
         var persistence = await PersistenceArgsAsync(options, log);
         try
@@ -101,8 +101,6 @@ public static class EndToEndBenchmark
             var rawCpuPerEvent = (ProcessCounters.CpuTime() - rawCpu).TotalMicroseconds / options.Events;
             log.WriteLine($"Raw Confluent.Kafka consume: {raw:N0} events/s, {rawCpuPerEvent:N1} µs CPU per event");
 
-            // As the engine's own embedded broker does; the raw consumer above has read what it needs.
-            broker.FreeCommitted(kafka.UsageTopic, kafka.ConsumerGroup);
             using var meters = new EngineMeters();
             string[] args = [.. EngineArgs(dataDir, broker.BootstrapServers), .. persistence, .. options.EngineArgs];
             var engine = await StartEngineAsync(args, ct);

@@ -67,12 +67,8 @@ switch (command)
 static void Produce(Flags flags, CancellationToken ct)
 {
     var kafka = new KafkaOptions();
-    using var broker = flags.Get("bootstrap") is null ? EmbeddedKafkaBroker.Start() : null;
-    if (broker is not null)
-    {
-        foreach (var (name, partitions) in KafkaTopics.Specs(kafka)) broker.CreateTopic(name, partitions);
-        Console.Error.WriteLine($"Embedded broker at {broker.BootstrapServers}");
-    }
+    using var broker = flags.Get("bootstrap") is null ? EmbeddedKafkaBroker.StartForEngine(kafka) : null;
+    if (broker is not null) Console.Error.WriteLine($"Embedded broker at {broker.BootstrapServers}");
     var bootstrap = flags.Get("bootstrap") ?? broker!.BootstrapServers;
     var accounts = (int)(flags.Int("accounts") ?? 10_000);
     var events = flags.Int("events") ?? 1_000_000;

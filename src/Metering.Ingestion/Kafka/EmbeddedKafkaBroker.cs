@@ -59,6 +59,19 @@ public sealed class EmbeddedKafkaBroker : IDisposable
     }
 
     /// <summary>
+    /// A broker with the engine's topics (<see cref="KafkaTopics.Specs"/>) that frees the usage the
+    /// engine's consumer group has committed (<see cref="FreeCommitted"/>).
+    /// </summary>
+    public static EmbeddedKafkaBroker StartForEngine(KafkaOptions options)
+    {
+        var broker = Start();
+        foreach (var (name, partitions) in KafkaTopics.Specs(options))
+            broker.CreateTopic(name, partitions);
+        broker.FreeCommitted(options.UsageTopic, options.ConsumerGroup);
+        return broker;
+    }
+
+    /// <summary>
     /// Creates <paramref name="name"/> with <paramref name="partitions"/> partitions, replicated on up
     /// to three of the brokers.
     /// </summary>
@@ -145,7 +158,7 @@ public sealed class EmbeddedKafkaBroker : IDisposable
                 }
                 foreach (var committed in groups.SelectMany(g => g.Partitions))
                 {
-                    if (committed.Topic != topic || committed.Error.IsError || committed.Offset.Value <= freedBefore.GetValueOrDefault(committed.Partition.Value)) continue;
+                    if (committed.Error.IsError || committed.Offset.Value <= freedBefore.GetValueOrDefault(committed.Partition.Value)) continue;
                     lock (_gate)
                     {
                         if (_cluster == IntPtr.Zero) return;
