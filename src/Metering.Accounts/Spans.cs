@@ -14,9 +14,15 @@ public static class Spans
         }
         catch (Exception e)
         {
-            span?.AddException(e);
-            span?.SetStatus(ActivityStatusCode.Error, e.Message);
+            span?.Failed(e);
             throw;
         }
+    }
+
+    /// <summary>Marks the span failed with the exception.</summary>
+    public static void Failed(this Activity span, Exception e)
+    {
+        span.AddException(e);
+        span.SetStatus(ActivityStatusCode.Error, e.Message);
     }
 }

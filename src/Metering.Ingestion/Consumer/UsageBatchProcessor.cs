@@ -95,19 +95,12 @@ public sealed class UsageBatchProcessor(
             return await span.Traced(async () =>
             {
                 var region = await accounts.GetAsync(ct);
-                var acks = await RecordAllAsync(region, batch.ByAccount, committed, ct);
-                await Task.WhenAll(batch.DeadLetters.Concat<Task>(acks));
+                var answers = AskAllAsync(region, batch, committed, ct);
+                await Task.WhenAll(batch.DeadLetters.Append(answers));
                 var persistedAt = time.GetUtcNow().UtcDateTime;
                 metrics.Persisted(time.GetElapsedTime(batch.Collected), batch.IngestedAt.Select(t => persistedAt - t));
 
-                int accepted = 0, duplicates = 0, redelivered = 0;
-                foreach (var ack in acks)
-                {
-                    var r = ack.Result;
-                    accepted += r.Accepted;
-                    duplicates += r.Duplicates;
-                    redelivered += r.Redelivered;
-                }
+                var (accepted, duplicates, redelivered) = answers.Result;
                 metrics.Recorded(accepted, duplicates, redelivered);
                 return new BatchOutcome(batch.Count, accepted, duplicates, redelivered, batch.DeadLetters.Count, batch.ByAccount.Count);
             });
@@ -115,48 +108,35 @@ public sealed class UsageBatchProcessor(
     }
 
     /// <summary>
-    /// Asks every account of the batch, at most <see cref="KafkaOptions.MaxAccountsInFlight"/> at a
-    /// time; after a failure it asks no more (the batch is retried anyway).
+    /// Tells every account of the batch its part, at most <see cref="KafkaOptions.MaxAccountsInFlight"/>
+    /// unanswered at a time, all answering to one <see cref="AccountAnswers"/>; after a failure it
+    /// tells no more (the batch is retried anyway).
     /// </summary>
-    private async Task<List<Task<UsageAccepted>>> RecordAllAsync(IActorRef region, Dictionary<string, UsageBatch.AccountPart> byAccount, IReadOnlyList<KafkaPosition> committed, CancellationToken ct)
+    private async Task<AnswerTotals> AskAllAsync(IActorRef region, UsageBatch batch, IReadOnlyList<KafkaPosition> committed, CancellationToken ct)
     {
-        var acks = new List<Task<UsageAccepted>>(byAccount.Count);
-        var failed = false;
-        foreach (var (accountId, part) in byAccount)
-        {
-            await _window.WaitAsync(ct);
-            if (Volatile.Read(ref failed))
-            {
-                _window.Release();
-                break;
-            }
-            acks.Add(RecordReleasingAsync(accountId, part));
-        }
-        return acks;
-
-        async Task<UsageAccepted> RecordReleasingAsync(string accountId, UsageBatch.AccountPart part)
+        var answers = new AccountAnswers(((IInternalActorRef)region).Provider, _window, accountsOptions.AskTimeout, batch.Traced, ct);
+        using (var stop = CancellationTokenSource.CreateLinkedTokenSource(ct, answers.Failed))
         {
             try
             {
-                return await RecordAccountAsync(region, accountId, part, committed, ct);
+                foreach (var (accountId, part) in batch.ByAccount)
+                {
+                    await _window.WaitAsync(stop.Token);
+                    if (!answers.Asking(accountId, part.Records.Count, part.Producer, out var traceParent))
+                    {
+                        _window.Release();
+                        break;
+                    }
+                    region.Tell(new RecordAccountUsage(accountId, part.Records, traceParent, committed), answers);
+                }
+                answers.AllAsked();
             }
-            catch
+            catch (OperationCanceledException) when (answers.Failed.IsCancellationRequested)
             {
-                Volatile.Write(ref failed, true);
-                throw;
-            }
-            finally
-            {
-                _window.Release();
+                // The batch failed while waiting for a place; its task says why.
             }
         }
-    }
-
-    private async Task<UsageAccepted> RecordAccountAsync(IActorRef region, string accountId, UsageBatch.AccountPart part, IReadOnlyList<KafkaPosition> committed, CancellationToken ct)
-    {
-        using var span = IngestionTracing.StartAccount(accountId, part.Records.Count, part.Producer);
-        return await span.Traced(() =>
-            region.Ask<UsageAccepted>(new RecordAccountUsage(accountId, part.Records, span?.Id, committed), accountsOptions.AskTimeout, ct));
+        return await answers.Task;
     }
 
     private static Headers DeadLetterHeaders(ConsumeResult<string?, ArraySegment<byte>> result, string topic, Rejection rejection)

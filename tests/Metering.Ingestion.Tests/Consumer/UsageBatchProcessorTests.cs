@@ -15,9 +15,9 @@ using Metering.Tests.Shared;
 namespace Metering.Ingestion.Tests.Consumer;
 
 /// <summary>
-/// How a batch reaches the accounts: one ask per account, at most <see cref="KafkaOptions.MaxAccountsInFlight"/>
-/// at a time. The shard region is stood in for by an actor that answers late (or never) and
-/// remembers how many asks it held at once.
+/// How a batch reaches the accounts: one message per account, at most <see cref="KafkaOptions.MaxAccountsInFlight"/>
+/// unanswered at a time, all answering to one <c>AccountAnswers</c>. The shard region is stood
+/// in for by an actor that answers late (or never) and remembers how many accounts it held at once.
 /// </summary>
 public sealed class UsageBatchProcessorTests : TestKit, IDisposable
 {
@@ -34,7 +34,7 @@ public sealed class UsageBatchProcessorTests : TestKit, IDisposable
     [Fact]
     public async Task Batches_in_flight_together_keep_at_most_the_window_of_accounts_asked_and_count_every_account()
     {
-        var region = Sys.ActorOf(Props.Create(() => new LateRegion(TimeSpan.FromMilliseconds(30), null)));
+        var region = Sys.ActorOf(Props.Create(() => new LateRegion(TimeSpan.FromMilliseconds(30), null, null)));
         var processor = Processor(region, window: 3, askTimeout: TimeSpan.FromSeconds(10));
         var first = Enumerable.Range(0, 40).Select(i => Record(offset: i, account: $"acct-{i % 10}")).ToList();
         var second = Enumerable.Range(40, 40).Select(i => Record(offset: i, account: $"acct-{10 + i % 10}")).ToList();
@@ -53,7 +53,7 @@ public sealed class UsageBatchProcessorTests : TestKit, IDisposable
     [Fact]
     public async Task After_an_account_fails_to_answer_no_more_accounts_are_asked_and_the_batch_fails()
     {
-        var region = Sys.ActorOf(Props.Create(() => new LateRegion(TimeSpan.Zero, "acct-0")));
+        var region = Sys.ActorOf(Props.Create(() => new LateRegion(TimeSpan.Zero, "acct-0", null)));
         var processor = Processor(region, window: 1, askTimeout: TimeSpan.FromMilliseconds(300));
         var batch = Enumerable.Range(0, 5).Select(i => Record(offset: i, account: $"acct-{i}")).ToList();
 
@@ -63,12 +63,51 @@ public sealed class UsageBatchProcessorTests : TestKit, IDisposable
         Assert.Equal(1, seen.Asked);
     }
 
-    /// <summary>Reads the records into a batch as the consumer does, then processes it.</summary>
-    private static Task<BatchOutcome> Process(UsageBatchProcessor processor, IEnumerable<ConsumeResult<string?, ArraySegment<byte>>> records, IReadOnlyList<KafkaPosition> committed)
+    [Fact]
+    public async Task A_failed_batch_gives_back_the_places_of_the_accounts_that_did_not_answer_and_ignores_their_late_answers()
     {
-        var batch = processor.Begin(CancellationToken.None);
+        // acct-0 answers after 1.5 s, long after its batch gave up at 300 ms.
+        var region = Sys.ActorOf(Props.Create(() => new LateRegion(TimeSpan.FromMilliseconds(20), "acct-0", TimeSpan.FromMilliseconds(1_500))));
+        var processor = Processor(region, window: 1, askTimeout: TimeSpan.FromMilliseconds(300));
+
+        await Assert.ThrowsAsync<AskTimeoutException>(() => Process(processor, [Record(offset: 0, account: "acct-0")], []));
+        // The only place of the window is back: a batch after it goes through.
+        var next = Enumerable.Range(1, 4).Select(i => Record(offset: i, account: $"acct-{i}")).ToList();
+        Assert.Equal(4, (await Process(processor, next, [])).Accepted);
+
+        // The late answer must not make a second place: the batch after it still has one account at a time.
+        await AwaitAssertAsync(async () => Assert.Equal(0, (await region.Ask<LateRegion.Seen>(LateRegion.Report.Instance)).InFlight), TimeSpan.FromSeconds(5));
+        region.Tell(LateRegion.ResetPeak.Instance);
+        var last = Enumerable.Range(5, 6).Select(i => Record(offset: i, account: $"acct-{i}")).ToList();
+        Assert.Equal(6, (await Process(processor, last, [])).Accepted);
+        var seen = await region.Ask<LateRegion.Seen>(LateRegion.Report.Instance);
+        Assert.Equal(11, seen.Asked);
+        Assert.Equal(1, seen.PeakInFlight);
+    }
+
+    [Fact]
+    public async Task A_batch_stopped_by_the_consumer_is_cancelled_and_gives_back_its_places()
+    {
+        var region = Sys.ActorOf(Props.Create(() => new LateRegion(TimeSpan.FromMilliseconds(20), "acct-0", null)));
+        var processor = Processor(region, window: 1, askTimeout: TimeSpan.FromSeconds(30));
+        using var stop = new CancellationTokenSource();
+
+        var stopped = Process(processor, [Record(offset: 0, account: "acct-0"), Record(offset: 1, account: "acct-1")], [], stop.Token);
+        await AwaitAssertAsync(async () => Assert.Equal(1, (await region.Ask<LateRegion.Seen>(LateRegion.Report.Instance)).Asked), TimeSpan.FromSeconds(5));
+        stop.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => stopped);
+        Assert.Equal(1, (await Process(processor, [Record(offset: 2, account: "acct-2")], [])).Accepted);
+        Assert.Equal(2, (await region.Ask<LateRegion.Seen>(LateRegion.Report.Instance)).Asked);
+    }
+
+    /// <summary>Reads the records into a batch as the consumer does, then processes it.</summary>
+    private static Task<BatchOutcome> Process(UsageBatchProcessor processor, IEnumerable<ConsumeResult<string?, ArraySegment<byte>>> records, IReadOnlyList<KafkaPosition> committed, CancellationToken ct = default)
+    {
+        var batch = processor.Begin(ct);
         foreach (var record in records) processor.Add(batch, record);
-        return processor.ProcessAsync(batch, committed);
+        // A batch that never ends (a place of the window lost) fails the test instead of hanging it.
+        return processor.ProcessAsync(batch, committed).WaitAsync(TimeSpan.FromSeconds(20));
     }
 
     private UsageBatchProcessor Processor(IActorRef region, int window, TimeSpan askTimeout)
@@ -96,14 +135,20 @@ public sealed class UsageBatchProcessorTests : TestKit, IDisposable
         public Task<IActorRef> GetAsync(CancellationToken cancellationToken = default) => Task.FromResult(region);
     }
 
-    /// <summary>Answers each account <paramref name="delay"/> after its ask, except <paramref name="silent"/>, which it never answers.</summary>
+    /// <summary>Answers each account <paramref name="delay"/> after it came, except <paramref name="slow"/>: after <paramref name="slowDelay"/>, or never.</summary>
     private sealed class LateRegion : ReceiveActor, IWithTimers
     {
-        public sealed record Seen(int Asked, int PeakInFlight, IReadOnlyList<KafkaPosition>? LastCommitted);
+        public sealed record Seen(int Asked, int InFlight, int PeakInFlight, IReadOnlyList<KafkaPosition>? LastCommitted);
 
         public sealed class Report
         {
             public static readonly Report Instance = new();
+        }
+
+        /// <summary>Starts counting the peak again from the accounts held now.</summary>
+        public sealed class ResetPeak
+        {
+            public static readonly ResetPeak Instance = new();
         }
 
         private sealed record Answer(IActorRef To, RecordAccountUsage Ask);
@@ -113,22 +158,25 @@ public sealed class UsageBatchProcessorTests : TestKit, IDisposable
 
         public ITimerScheduler Timers { get; set; } = null!;
 
-        public LateRegion(TimeSpan delay, string? silent)
+        public LateRegion(TimeSpan delay, string? slow, TimeSpan? slowDelay)
         {
             Receive<RecordAccountUsage>(m =>
             {
                 _asked++;
                 _peak = Math.Max(_peak, ++_inFlight);
                 _committed = m.Committed;
-                if (m.AccountId != silent)
+                if (m.AccountId != slow)
                     Timers.StartSingleTimer(_asked, new Answer(Sender, m), delay);
+                else if (slowDelay is { } late)
+                    Timers.StartSingleTimer(_asked, new Answer(Sender, m), late);
             });
             Receive<Answer>(a =>
             {
                 _inFlight--;
                 a.To.Tell(new UsageAccepted(a.Ask.AccountId, a.Ask.Records.Count, 0, 0));
             });
-            Receive<Report>(_ => Sender.Tell(new Seen(_asked, _peak, _committed)));
+            Receive<Report>(_ => Sender.Tell(new Seen(_asked, _inFlight, _peak, _committed)));
+            Receive<ResetPeak>(_ => _peak = _inFlight);
         }
     }
 
