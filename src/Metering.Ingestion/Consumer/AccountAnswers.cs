@@ -122,10 +122,10 @@ internal sealed class AccountAnswers : MinimalActorRef
 
     private void Watch()
     {
-        bool silent;
+        int owing;
         lock (_gate)
-            silent = !_finished && _asked > _answered && Environment.TickCount64 - _lastProgress >= _timeout.TotalMilliseconds;
-        if (silent) Fail(new AskTimeoutException($"{_asked - _answered} accounts did not answer within {_timeout}"));
+            owing = !_finished && Environment.TickCount64 - _lastProgress >= _timeout.TotalMilliseconds ? _asked - _answered : 0;
+        if (owing > 0) Fail(new AskTimeoutException($"{owing} accounts did not answer within {_timeout}"));
     }
 
     /// <summary>Under the lock: whether every account asked has answered, and if so the batch is now finished.</summary>
@@ -143,7 +143,7 @@ internal sealed class AccountAnswers : MinimalActorRef
     }
 
     /// <summary>Ends the batch with the failure, unless it ended already; frees the places of those still owing an answer.</summary>
-    private void Fail(Exception failure)
+    public void Fail(Exception failure)
     {
         int owing;
         Activity[] open;

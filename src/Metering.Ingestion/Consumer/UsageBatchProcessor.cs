@@ -135,6 +135,11 @@ public sealed class UsageBatchProcessor(
             {
                 // The batch failed while waiting for a place; its task says why.
             }
+            catch (Exception e)
+            {
+                answers.Fail(e); // gives back the places of those told and stops its watch
+                throw;
+            }
         }
         return await answers.Task;
     }

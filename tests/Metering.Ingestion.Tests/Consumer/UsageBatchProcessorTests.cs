@@ -101,6 +101,21 @@ public sealed class UsageBatchProcessorTests : TestKit, IDisposable
         Assert.Equal(2, (await region.Ask<LateRegion.Seen>(LateRegion.Report.Instance)).Asked);
     }
 
+    [Fact]
+    public async Task A_batch_that_throws_while_telling_its_accounts_gives_back_the_places_of_those_told()
+    {
+        var late = Sys.ActorOf(Props.Create(() => new LateRegion(TimeSpan.FromMilliseconds(20), "acct-0", null)));
+        var processor = Processor(new RefusingRegion(late, "acct-boom"), window: 2, askTimeout: TimeSpan.FromSeconds(30));
+
+        // acct-0 is told and never answers; telling acct-boom throws.
+        await Assert.ThrowsAsync<InvalidOperationException>(() => Process(processor, [Record(offset: 0, account: "acct-0"), Record(offset: 1, account: "acct-boom")], []));
+
+        // Both places are back at once, not after the ask timeout: two accounts are in flight together again.
+        var next = Enumerable.Range(2, 6).Select(i => Record(offset: i, account: $"acct-{i}")).ToList();
+        Assert.Equal(6, (await Process(processor, next, [])).Accepted);
+        Assert.Equal(3, (await late.Ask<LateRegion.Seen>(LateRegion.Report.Instance)).PeakInFlight);
+    }
+
     /// <summary>Reads the records into a batch as the consumer does, then processes it.</summary>
     private static Task<BatchOutcome> Process(UsageBatchProcessor processor, IEnumerable<ConsumeResult<string?, ArraySegment<byte>>> records, IReadOnlyList<KafkaPosition> committed, CancellationToken ct = default)
     {
@@ -133,6 +148,22 @@ public sealed class UsageBatchProcessorTests : TestKit, IDisposable
         public IActorRef ActorRef => region;
 
         public Task<IActorRef> GetAsync(CancellationToken cancellationToken = default) => Task.FromResult(region);
+    }
+
+    /// <summary>Passes every account on to <paramref name="inner"/> but <paramref name="refused"/>, for which telling throws.</summary>
+    private sealed class RefusingRegion(IActorRef inner, string refused) : MinimalActorRef
+    {
+        private readonly IInternalActorRef _inner = (IInternalActorRef)inner;
+
+        public override ActorPath Path => _inner.Path;
+
+        public override IActorRefProvider Provider => _inner.Provider;
+
+        protected override void TellInternal(object message, IActorRef sender)
+        {
+            if (message is RecordAccountUsage m && m.AccountId == refused) throw new InvalidOperationException("refused");
+            _inner.Tell(message, sender);
+        }
     }
 
     /// <summary>Answers each account <paramref name="delay"/> after it came, except <paramref name="slow"/>: after <paramref name="slowDelay"/>, or never.</summary>
