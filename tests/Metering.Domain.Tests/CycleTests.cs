@@ -165,6 +165,26 @@ public class CycleTests
     }
 
     [Fact]
+    public void Usage_leaves_the_next_due_moment_as_it_was_and_a_cancellation_moves_it()
+    {
+        var account = Funded(100, T0);
+        Run(account, account.Decide(new Subscribe(Monthly("p", 0, 10), null, T0)));
+        var period = account.Subscriptions[0];
+        var reminder = period.PeriodEnd.AddDays(-account.Preferences.Notifications.RenewalReminderDays);
+        Assert.Equal(reminder, account.NextDueAt);
+
+        Use(account, 9, T0.AddDays(1)); // past 80 % of the quota: a notification of its own
+        Assert.Contains(account.Notifications, n => n.Type == "quota.threshold");
+        Assert.Equal(reminder, account.NextDueAt);
+        // Worked out afresh from the same state, it is the same moment.
+        Assert.Equal(reminder, Account.FromSnapshot(account.ToSnapshot(), AccountSettings.Default).NextDueAt);
+
+        // Cancelled at the period's end, the renewal is not reminded: the period's end is next.
+        Run(account, account.Decide(new CancelSubscription(period.Id, true, T0.AddDays(2))));
+        Assert.Equal(period.PeriodEnd, account.NextDueAt);
+    }
+
+    [Fact]
     public void Quota_thresholds_are_told_at_80_and_100_percent_once_per_period()
     {
         var account = Funded(100, T0);

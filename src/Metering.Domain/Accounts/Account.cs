@@ -126,7 +126,10 @@ public sealed partial class Account
             default:
                 throw new ArgumentOutOfRangeException(nameof(@event), @event.GetType().Name, "Unknown account event.");
         }
-        _nextDueStale = true;
+        // Usage moves counters, quotas and the wallet, never what falls due (periods' ends, reminders of
+        // renewals and open invoices), and it is nearly every event: working the next due moment out
+        // again after each one formatted every reminder's text for every batch of every account.
+        if (@event is not UsageRecorded) _nextDueStale = true;
         return this;
     }
 
