@@ -97,6 +97,41 @@ public sealed class ProjectionCommitTests : IDisposable
     }
 
     [Fact]
+    public async Task One_batch_over_two_days_and_two_accounts_puts_each_usage_on_its_own_day_and_account()
+    {
+        var store = new ReadStore(JournalDatabase.Sqlite(_data.Path));
+        ProjectionsHostingExtensions.CreateSchema(store);
+        var projection = new UsageProjection();
+        var monday = new DateTimeOffset(2026, 3, 2, 23, 0, 0, TimeSpan.Zero);
+        var tuesday = monday.AddHours(2);
+        // Monday, Tuesday, then Monday again (another account's event written later): one batch.
+        EventEnvelope[] batch = [Envelope(1, "account-a", monday, 3), Envelope(2, "account-a", tuesday, 4), Envelope(3, "account-b", monday.AddMinutes(30), 5)];
+
+        await using (var connection = await store.OpenAsync(CancellationToken.None))
+        await using (var transaction = await connection.BeginTransactionAsync())
+        {
+            await (await projection.PrepareAsync(batch, CancellationToken.None))(connection, transaction, CancellationToken.None);
+            await transaction.CommitAsync();
+        }
+
+        var days = new Dictionary<(string, DateOnly), decimal>();
+        foreach (var account in new[] { "a", "b" })
+            foreach (var row in await new UsageReadModel(store).RowsAsync(account, new DateOnly(2026, 3, 1), new DateOnly(2026, 3, 4), null, CancellationToken.None))
+                days[(account, row.Day)] = row.Quantity;
+        Assert.Equal(new Dictionary<(string, DateOnly), decimal>
+        {
+            [("a", new DateOnly(2026, 3, 2))] = 3m,
+            [("a", new DateOnly(2026, 3, 3))] = 4m,
+            [("b", new DateOnly(2026, 3, 2))] = 5m,
+        }, days);
+
+        static EventEnvelope Envelope(long ordering, string persistenceId, DateTimeOffset at, decimal quantity) =>
+            new(Offset.Sequence(ordering), persistenceId, ordering,
+                new UsageRecorded([new UsageRecord("crm", $"e-{ordering}", "call", quantity, at, null, null, new KafkaPosition(0, ordering))], [new KafkaPosition(0, ordering)], 0, at),
+                at.UtcTicks, []);
+    }
+
+    [Fact]
     public async Task A_write_waiting_for_another_on_SQLite_holds_no_thread_and_starts_after_it_committed()
     {
         var store = new ReadStore(JournalDatabase.Sqlite(_data.Path));
