@@ -80,8 +80,8 @@ public sealed class UsageProjection(int cachedRows = UsageProjection.DefaultCach
     public Task<ProjectionWrite> PrepareAsync(IReadOnlyList<EventEnvelope> batch, CancellationToken ct)
     {
         // Sized for the batch, and one uncovered-usage table and one day's name reused across its events:
-        // growing and making them again for every event was about 4 % of the bytes the engine allocated
-        // with one event per account per batch (docs/benchmarks.md, session 20).
+        // growing and making them again for every event was 3 % of the bytes the process allocated at
+        // 20,000 events/s, about one event per account per batch (docs/benchmarks.md, session 20).
         var deltas = new Dictionary<Key, Delta>(batch.Count);
         var uncovered = new Dictionary<(string Meter, string Team, string User), decimal>();
         var (date, day) = (default(DateTime), "");
