@@ -14,11 +14,18 @@ public sealed class ProjectionCommitTests : IDisposable
 
     public void Dispose() => _data.Dispose();
 
-    [Fact]
-    public async Task A_projector_whose_offset_moved_on_cannot_commit_and_its_rows_roll_back()
+    /// <summary>The read store on the test's SQLite file, its tables created.</summary>
+    private ReadStore NewStore()
     {
         var store = new ReadStore(JournalDatabase.Sqlite(_data.Path));
         ProjectionsHostingExtensions.CreateSchema(store);
+        return store;
+    }
+
+    [Fact]
+    public async Task A_projector_whose_offset_moved_on_cannot_commit_and_its_rows_roll_back()
+    {
+        var store = NewStore();
         var projection = new UsageProjection();
         var at = new DateTimeOffset(2026, 3, 2, 10, 0, 0, TimeSpan.Zero);
         var usage = new UsageRecorded([new UsageRecord("crm", "e-1", "call", 3, at, "sales", "ana", new KafkaPosition(0, 1))], [new KafkaPosition(0, 1)], 0, at);
@@ -57,8 +64,7 @@ public sealed class ProjectionCommitTests : IDisposable
     [Fact]
     public async Task Usage_totals_kept_in_memory_add_up_with_the_table_across_batches_days_and_a_full_cache()
     {
-        var store = new ReadStore(JournalDatabase.Sqlite(_data.Path));
-        ProjectionsHostingExtensions.CreateSchema(store);
+        var store = NewStore();
         var projection = new UsageProjection(cachedRows: 2);
         var monday = new DateTimeOffset(2026, 3, 2, 10, 0, 0, TimeSpan.Zero);
         var tuesday = monday.AddDays(1);
@@ -99,8 +105,7 @@ public sealed class ProjectionCommitTests : IDisposable
     [Fact]
     public async Task One_batch_over_two_days_and_two_accounts_puts_each_usage_on_its_own_day_and_account()
     {
-        var store = new ReadStore(JournalDatabase.Sqlite(_data.Path));
-        ProjectionsHostingExtensions.CreateSchema(store);
+        var store = NewStore();
         var projection = new UsageProjection();
         var monday = new DateTimeOffset(2026, 3, 2, 23, 0, 0, TimeSpan.Zero);
         var tuesday = monday.AddHours(2);
@@ -134,8 +139,7 @@ public sealed class ProjectionCommitTests : IDisposable
     [Fact]
     public async Task A_write_waiting_for_another_on_SQLite_holds_no_thread_and_starts_after_it_committed()
     {
-        var store = new ReadStore(JournalDatabase.Sqlite(_data.Path));
-        ProjectionsHostingExtensions.CreateSchema(store);
+        var store = NewStore();
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var first = store.WriteAsync(async (connection, transaction) =>
         {

@@ -276,19 +276,13 @@ public static class UsageRecordedFormat
         }
 
         /// <summary>A length that must fit in what is left of the row, so a corrupt one cannot ask for a huge array.</summary>
-        public int Length()
-        {
-            var length = VarInt();
-            if (length < 0 || length > _bytes.Length - _at) throw new FormatException($"Length {length} past the row's end");
-            return length;
-        }
+        public int Length() => Fitting(VarInt());
 
-        public int? Count() => VarInt() switch
-        {
-            0 => null,
-            var count when count < 0 || count - 1 > _bytes.Length - _at => throw new FormatException($"Count {count - 1} past the row's end"),
-            var count => count - 1,
-        };
+        /// <summary>A list's length as <see cref="RowWriter.Count"/> wrote it: null for an absent list.</summary>
+        public int? Count() => VarInt() is var count and not 0 ? Fitting(count - 1) : null;
+
+        private readonly int Fitting(int length) =>
+            length < 0 || length > _bytes.Length - _at ? throw new FormatException($"Length {length} past the row's end") : length;
 
         public int Int32() => BinaryPrimitives.ReadInt32LittleEndian(Take(4));
 

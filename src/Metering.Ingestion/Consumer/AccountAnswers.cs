@@ -51,15 +51,19 @@ internal sealed class AccountAnswers : MinimalActorRef
 
     public override IActorRefProvider Provider { get; }
 
-    /// <summary>Cancelled once the batch failed, so whoever waits for a place in the window stops waiting.</summary>
+    /// <summary>Cancelled once the batch failed (the consumer's stop included), so whoever waits for a place in the window stops waiting.</summary>
     public CancellationToken Failed => _failed.Token;
+
+    /// <summary>Waits for a place in the shared window for the next account; cancelled once the batch failed.</summary>
+    public Task PlaceAsync() => _window.WaitAsync(_failed.Token);
 
     /// <summary>The sums once every account answered; an <see cref="AskTimeoutException"/> or a cancellation otherwise.</summary>
     public Task<AnswerTotals> Task => _done.Task;
 
     /// <summary>
-    /// Counts an account as asked (before it is told: its answer may come at once) and starts its span
-    /// when traced. False once the batch failed: the caller gives the account's place back and stops.
+    /// Counts an account as asked, in the place <see cref="PlaceAsync"/> gave it (before it is told: its
+    /// answer may come at once), and starts its span when traced. False once the batch failed: the
+    /// place is given back and the caller stops.
     /// </summary>
     /// <param name="traceParent">The span's <c>traceparent</c> for the account's persist, or null.</param>
     public bool Asking(string accountId, int records, ActivityContext? producer, out string? traceParent)
@@ -82,6 +86,7 @@ internal sealed class AccountAnswers : MinimalActorRef
                 return true;
             }
         }
+        _window.Release();
         span?.Dispose();
         traceParent = null;
         return false;

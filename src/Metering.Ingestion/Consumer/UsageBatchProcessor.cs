@@ -115,31 +115,24 @@ public sealed class UsageBatchProcessor(
     private async Task<AnswerTotals> AskAllAsync(IActorRef region, UsageBatch batch, IReadOnlyList<KafkaPosition> committed, CancellationToken ct)
     {
         var answers = new AccountAnswers(((IInternalActorRef)region).Provider, _window, accountsOptions.AskTimeout, batch.Traced, ct);
-        using (var stop = CancellationTokenSource.CreateLinkedTokenSource(ct, answers.Failed))
+        try
         {
-            try
+            foreach (var (accountId, part) in batch.ByAccount)
             {
-                foreach (var (accountId, part) in batch.ByAccount)
-                {
-                    await _window.WaitAsync(stop.Token);
-                    if (!answers.Asking(accountId, part.Records.Count, part.Producer, out var traceParent))
-                    {
-                        _window.Release();
-                        break;
-                    }
-                    region.Tell(new RecordAccountUsage(accountId, part.Records, traceParent, committed), answers);
-                }
-                answers.AllAsked();
+                await answers.PlaceAsync();
+                if (!answers.Asking(accountId, part.Records.Count, part.Producer, out var traceParent)) break;
+                region.Tell(new RecordAccountUsage(accountId, part.Records, traceParent, committed), answers);
             }
-            catch (OperationCanceledException) when (answers.Failed.IsCancellationRequested)
-            {
-                // The batch failed while waiting for a place; its task says why.
-            }
-            catch (Exception e)
-            {
-                answers.Fail(e); // gives back the places of those told and stops its watch
-                throw;
-            }
+            answers.AllAsked();
+        }
+        catch (OperationCanceledException) when (answers.Failed.IsCancellationRequested)
+        {
+            // The batch failed (or the consumer stopped) while waiting for a place; its task says why.
+        }
+        catch (Exception e)
+        {
+            answers.Fail(e); // gives back the places of those told and stops its watch
+            throw;
         }
         return await answers.Task;
     }
