@@ -136,8 +136,10 @@ public sealed class UsageEventParser
         var occurredAt = now;
         if (top[Time].Found)
         {
-            if (Text(json, top[Time]) is not { } timeText
-                || !DateTimeOffset.TryParse(timeText, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out occurredAt))
+            var time = top[Time];
+            if (!(time is { Kind: JsonTokenType.String, Escaped: false } && Rfc3339.TryParse(json.Slice(time.Start, time.Length), out occurredAt))
+                && (Text(json, time) is not { } timeText
+                    || !DateTimeOffset.TryParse(timeText, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out occurredAt)))
                 return ParsedEvent.Reject("invalid_time", "'time' must be an RFC 3339 timestamp.");
             if (occurredAt - now > _limits.MaxFutureSkew)
                 return ParsedEvent.Reject("time_in_future", $"'time' is more than {_limits.MaxFutureSkew.TotalHours:0} h ahead of the engine's clock.");

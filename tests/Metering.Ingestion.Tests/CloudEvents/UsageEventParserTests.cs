@@ -136,6 +136,7 @@ public class UsageEventParserTests
     [InlineData("""{"specversion":"1.0","id":"e\ud800","source":"s","type":"crm.lead.created","subject":"acct-42"}""", "invalid_id")]
     [InlineData("""{"specversion":"1.0","id":"e","source":"s\u202e","type":"crm.lead.created","subject":"acct-42"}""", "invalid_source")]
     [InlineData("""{"specversion":"1.0","id":"e","source":"s","type":"crm.lead.created","subject":"acct-42","time":"\ud800"}""", "invalid_time")]
+    [InlineData("""{"specversion":"1.0","id":"e","source":"s","type":"crm.lead.created","subject":"acct-42","time":"2026-02-30T00:00:00Z"}""", "invalid_time")]
     [InlineData("""{"specversion":"1.0","id":"e","source":"s","type":"crm.lead.created","subject":"acct-42","data":"x"}""", "invalid_data")]
     [InlineData("""{"specversion":"1.0","id":"e","source":"s","type":"crm.lead.created","subject":"acct-42","data":{"quantity":"3"}}""", "invalid_quantity")]
     [InlineData("""{"specversion":"1.0","id":"e","source":"s","type":"crm.lead.created","subject":"acct-42","data":{"quantity":0}}""", "invalid_quantity")]
@@ -151,5 +152,17 @@ public class UsageEventParserTests
         Assert.False(parsed.IsValid);
         Assert.Equal(code, parsed.Rejection!.Code);
         Assert.False(string.IsNullOrWhiteSpace(parsed.Rejection.Detail));
+    }
+
+    [Theory]
+    [InlineData("2026-11-27T11:30:00.25+01:00", "2026-11-27T10:30:00.2500000+00:00")] // read from the bytes
+    [InlineData("2026-11-27T10:30:00.123456789Z", "2026-11-27T10:30:00.1234568+00:00")] // the general parser's: rounded to a tick
+    [InlineData("2026-11-27T10:30:00", "2026-11-27T10:30:00.0000000+00:00")] // the general parser's: no zone is UTC
+    [InlineData(@"2026-11-27T10:30:00\u002B00:00", "2026-11-27T10:30:00.0000000+00:00")] // escaped: the general parser's
+    public void Reads_the_time_as_UTC_whichever_parser_takes_it(string time, string utc)
+    {
+        var parsed = Parse($$"""{"specversion":"1.0","id":"e","source":"s","type":"crm.lead.created","subject":"acct-42","time":"{{time}}"}""");
+        Assert.True(parsed.IsValid, parsed.Rejection?.Detail);
+        Assert.Equal(utc, parsed.Record!.OccurredAt.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
     }
 }
