@@ -149,8 +149,9 @@ public sealed class UsageProjection(int cachedRows = UsageProjection.DefaultCach
     private static void Add(Dictionary<Key, Delta> deltas, Dictionary<(string Meter, string Team, string User), decimal> uncovered, string account, string day, UsageRecorded e)
     {
         uncovered.Clear();
-        foreach (var r in e.Accepted)
+        for (var i = 0; i < e.Accepted.Count; i++) // indexed: a foreach over an IReadOnlyList boxes its enumerator
         {
+            var r = e.Accepted[i];
             var k = (r.Meter, r.Team ?? "", r.User ?? "");
             uncovered[k] = uncovered.GetValueOrDefault(k) + r.Quantity;
         }

@@ -44,6 +44,35 @@ public class AccountUsageTests
     }
 
     [Fact]
+    public void A_commit_drops_what_it_covers_on_each_partition_and_raises_each_watermark_once()
+    {
+        var account = NewAccount();
+        // Partition 0's records interleave with partition 1's; the group committed 0 up to offset 7
+        // (everything below is done), 1 in two entries (the highest counts) and 2, which this account has no record from.
+        UsageRecord[] batch =
+        [
+            new("crm", "a", "lead", 1, UsageGen.T0, null, null, new(0, 5)),
+            new("crm", "b", "lead", 1, UsageGen.T0, null, null, new(1, 3)),
+            new("crm", "c", "lead", 1, UsageGen.T0, null, null, new(0, 6)),
+            new("crm", "d", "lead", 1, UsageGen.T0, null, null, new(0, 7)),
+            new("crm", "e", "lead", 1, UsageGen.T0, null, null, new(1, 9)),
+        ];
+        KafkaPosition[] committed = [new(1, 4), new(0, 7), new(2, 40), new(1, 2)];
+
+        var decision = account.Decide(new RecordUsage(batch, UsageGen.T0, committed));
+
+        Assert.Equal(new UsageOutcome(2, 0, 3), decision.Outcome);
+        var usage = Assert.IsType<UsageRecorded>(Assert.Single(decision.Events));
+        Assert.Equal(["d", "e"], usage.Accepted.Select(r => r.EventId));
+        Assert.Equal([new KafkaPosition(0, 6), new KafkaPosition(1, 3)], usage.Watermarks);
+
+        // Applied, the watermarks are the account's own: the same commit again raises none.
+        account.Apply(usage);
+        var again = account.Decide(new RecordUsage([new("crm", "f", "lead", 1, UsageGen.T0, null, null, new(0, 8))], UsageGen.T0, committed));
+        Assert.Empty(Assert.IsType<UsageRecorded>(Assert.Single(again.Events)).Watermarks);
+    }
+
+    [Fact]
     public void Drops_a_producer_retry_with_the_same_source_and_id_at_a_new_offset()
     {
         var account = NewAccount();

@@ -74,10 +74,15 @@ public sealed class JournalWrites
             var first = rows.Count;
             try
             {
-                foreach (var persistent in (IImmutableList<IPersistentRepresentation>)writes[i].Payload)
+                // Indexed: a foreach over the interface boxes its enumerator, for every account's write.
+                var payload = (IImmutableList<IPersistentRepresentation>)writes[i].Payload;
+                for (var j = 0; j < payload.Count; j++)
+                {
+                    var persistent = payload[j];
                     rows.Add(persistent.Payload is Tagged
                         ? throw new NotSupportedException($"{persistent.PersistenceId}: this journal writes no tags")
                         : Serialize(persistent, created));
+                }
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {

@@ -33,10 +33,12 @@ public static class UsageRecordedFormat
         writer.Time(e.At);
         writer.VarInt(e.Duplicates);
         writer.VarInt(e.Watermarks.Count);
-        foreach (var mark in e.Watermarks) writer.Position(mark);
+        // Indexed: a foreach over an IReadOnlyList boxes its enumerator, for every row written.
+        for (var i = 0; i < e.Watermarks.Count; i++) writer.Position(e.Watermarks[i]);
         writer.VarInt(e.Accepted.Count);
-        foreach (var r in e.Accepted)
+        for (var i = 0; i < e.Accepted.Count; i++)
         {
+            var r = e.Accepted[i];
             strings.Write(ref writer, r.Source);
             writer.String(r.EventId);
             strings.Write(ref writer, r.Meter);
@@ -65,7 +67,7 @@ public static class UsageRecordedFormat
             WriteCovered(ref writer, strings, c.PlanId, c.Team, c.User);
         }
         writer.Count(e.Dropped);
-        foreach (var p in e.Dropped ?? []) writer.Position(p);
+        for (var i = 0; i < (e.Dropped?.Count ?? 0); i++) writer.Position(e.Dropped![i]);
         return writer.ToArray();
     }
 

@@ -47,15 +47,19 @@ public sealed partial class Account
     public Decision<UsageOutcome> Decide(RecordUsage command)
     {
         var now = command.At;
-        var accepted = new List<UsageRecord>(command.Records.Count);
+        var records = command.Records;
+        var accepted = new List<UsageRecord>(records.Count);
         List<KafkaPosition>? dropped = null;
-        var inBatch = new HashSet<DedupeKey>(command.Records.Count);
-        var committed = CommittedWatermarks(command);
+        var inBatch = new HashSet<DedupeKey>(records.Count);
+        var committed = new CommittedWatermarks(command.Committed);
         var redelivered = 0;
 
-        foreach (var record in command.Records)
+        // Indexed loops over the command's lists here and in ApplyUsage: a foreach over an
+        // IReadOnlyList boxes its enumerator, once per list per batch of every account.
+        for (var i = 0; i < records.Count; i++)
         {
-            if (_taken.Contains(record.Position, committed.GetValueOrDefault(record.Position.Partition, -1)))
+            var record = records[i];
+            if (_taken.Contains(record.Position, committed.Of(record.Position.Partition)))
             {
                 redelivered++;
                 continue;
@@ -72,32 +76,52 @@ public sealed partial class Account
         var outcome = new UsageOutcome(accepted.Count, dropped?.Count ?? 0, redelivered);
         if (accepted.Count == 0 && dropped is null) return new Decision<UsageOutcome>([], outcome);
 
-        // Raise only where the commit moved past the account's watermark.
-        var marks = committed.Where(kv => kv.Value > _taken.WatermarkOf(kv.Key)).Select(kv => new KafkaPosition(kv.Key, kv.Value)).ToArray();
         var (draws, charges) = Rate(accepted);
-        var usage = new UsageRecorded(accepted, marks, dropped?.Count ?? 0, now, draws, charges, dropped);
+        var usage = new UsageRecorded(accepted, committed.Raised(records, _taken), dropped?.Count ?? 0, now, draws, charges, dropped);
         var (balanceAfter, _) = Wallet.AfterCharge(Balance, PendingBalance, charges.Sum(c => c.Amount));
         return new Decision<UsageOutcome>(MaybeRecharge(balanceAfter, now) is { } recharge ? [usage, recharge] : [usage], outcome);
     }
 
     /// <summary>
-    /// The group's watermark on each partition this account's records come from (-1 where none was
-    /// committed). A committed offset is the next one to read: everything below it is done, so its
-    /// watermark is one less. Only the account's own partitions: the list covers the whole batch.
+    /// The group's watermark on a partition (-1 where none was committed). A committed offset is the
+    /// next one to read: everything below it is done, so its watermark is one less. The list covers
+    /// the whole batch's partitions, and an account's records mostly come from one (the producers key
+    /// them by account), so the last partition's watermark is kept rather than a table made per batch.
     /// </summary>
-    private static Dictionary<int, long> CommittedWatermarks(RecordUsage command)
+    private struct CommittedWatermarks(IReadOnlyList<KafkaPosition>? committed)
     {
-        var marks = new Dictionary<int, long>();
-        foreach (var record in command.Records)
+        private int _partition = -1;
+        private long _mark;
+
+        public long Of(int partition)
         {
-            var partition = record.Position.Partition;
-            if (marks.ContainsKey(partition)) continue;
+            if (partition == _partition) return _mark;
             var mark = -1L;
-            foreach (var c in command.Committed ?? [])
-                if (c.Partition == partition) mark = Math.Max(mark, c.Offset - 1);
-            marks[partition] = mark;
+            for (var i = 0; i < (committed?.Count ?? 0); i++)
+                if (committed![i].Partition == partition) mark = Math.Max(mark, committed[i].Offset - 1);
+            (_partition, _mark) = (partition, mark);
+            return mark;
         }
-        return marks;
+
+        /// <summary>The watermarks of the records' partitions that moved past the account's own, each once.</summary>
+        public KafkaPosition[] Raised(IReadOnlyList<UsageRecord> records, TakenOffsets taken)
+        {
+            List<KafkaPosition>? raised = null;
+            for (var i = 0; i < records.Count; i++)
+            {
+                var partition = records[i].Position.Partition;
+                if (Of(partition) is var mark && mark > taken.WatermarkOf(partition) && !Has(raised, partition))
+                    (raised ??= []).Add(new KafkaPosition(partition, mark));
+            }
+            return raised?.ToArray() ?? [];
+        }
+
+        private static bool Has(List<KafkaPosition>? marks, int partition)
+        {
+            if (marks is null) return false;
+            foreach (var mark in marks) if (mark.Partition == partition) return true;
+            return false;
+        }
     }
 
     public Account Apply(IAccountEvent @event)
@@ -139,14 +163,15 @@ public sealed partial class Account
         _dedupe.Expire(e.At);
         // A fold without a window (the read side's) skips fingerprinting what it would not keep.
         var remember = _dedupe.Length > TimeSpan.Zero;
-        foreach (var record in e.Accepted)
+        for (var i = 0; i < e.Accepted.Count; i++)
         {
+            var record = e.Accepted[i];
             _usage[record.Meter] = _usage.GetValueOrDefault(record.Meter) + record.Quantity;
             if (remember) _dedupe.Remember(record.DedupeKey, e.At);
         }
-        foreach (var mark in e.Watermarks) _taken.Raise(mark);
-        foreach (var record in e.Accepted) _taken.Take(record.Position);
-        foreach (var position in e.Dropped ?? []) _taken.Take(position);
+        for (var i = 0; i < e.Watermarks.Count; i++) _taken.Raise(e.Watermarks[i]);
+        for (var i = 0; i < e.Accepted.Count; i++) _taken.Take(e.Accepted[i].Position);
+        for (var i = 0; i < (e.Dropped?.Count ?? 0); i++) _taken.Take(e.Dropped![i]);
         EventsProcessed += e.Accepted.Count;
         DuplicatesDropped += e.Duplicates;
         if (e.Accepted.Count > 0) LastUsageAt = e.At;
