@@ -67,7 +67,8 @@ public sealed record BenchmarkResult(
     int? SteadyCollections,
     double? SteadyGcPausePercent,
     double ReadSideCaughtUpMs,
-    double ReadSideCpuMicrosPerEvent);
+    double ReadSideCpuMicrosPerEvent,
+    double HalfLoadAllocatedBytesPerEvent);
 
 /// <summary>
 /// End to end, in one process and on one broker: preloads the usage topic, measures how fast a bare
@@ -149,7 +150,7 @@ public static class EndToEndBenchmark
             log.WriteLine($"At {halfRate:N0} events/s: p50 {latency[0]:N1} ms, p99 {latency[1]:N1} ms, p99.9 {latency[2]:N1} ms");
             var (batches, meanRecords, persistMs) = meters.LatencyBatches(0.5, 0.99);
             var latencyCost = ProcessCounters.Now() - latencyStart;
-            log.WriteLine($"  {batches:N0} batches of {meanRecords:N0} records on average, persisted in p50 {persistMs[0]:N1} ms, p99 {persistMs[1]:N1} ms; {latencyCost.Cpu.TotalMicroseconds / halfEvents:N1} µs CPU per event, the load generator's producing included, the embedded broker's {(EmbeddedBrokerCpuTime() - latencyBrokerCpu).TotalMicroseconds / halfEvents:N1} of them; {latencyCost.Collections} garbage collections pausing {latencyCost.GcPause.TotalMilliseconds:N0} ms in {latencyClock.Elapsed.TotalSeconds:N1} s");
+            log.WriteLine($"  {batches:N0} batches of {meanRecords:N0} records on average, persisted in p50 {persistMs[0]:N1} ms, p99 {persistMs[1]:N1} ms; {latencyCost.Cpu.TotalMicroseconds / halfEvents:N1} µs CPU per event, the load generator's producing included, the embedded broker's {(EmbeddedBrokerCpuTime() - latencyBrokerCpu).TotalMicroseconds / halfEvents:N1} of them; {(double)latencyCost.Allocated / halfEvents:N0} bytes allocated per event; {latencyCost.Collections} garbage collections pausing {latencyCost.GcPause.TotalMilliseconds:N0} ms in {latencyClock.Elapsed.TotalSeconds:N1} s");
 
             await engine.StopAsync(ct);
             await engine.DisposeAsync();
@@ -162,7 +163,8 @@ public static class EndToEndBenchmark
                 Math.Round(rawCpuPerEvent, 2), Math.Round(engineCpuPerEvent, 2), Round(halfRate), halfEvents,
                 Math.Round(latency[0], 2), Math.Round(latency[1], 2), Math.Round(latency[2], 2),
                 Round(recovery.BytesPerAccount), Math.Round(recovery.AccountMs, 2), Round(recovery.ReadyMs), Round(recovery.NodeMs), recovery.Counted,
-                steadyRate, steadyCpuPerEvent, steadyAllocatedPerEvent, steadyCollections, steadyGcPausePercent, Round(readSide.TotalMilliseconds), Math.Round(readSideCpuPerEvent, 2));
+                steadyRate, steadyCpuPerEvent, steadyAllocatedPerEvent, steadyCollections, steadyGcPausePercent, Round(readSide.TotalMilliseconds), Math.Round(readSideCpuPerEvent, 2),
+                Round((double)latencyCost.Allocated / halfEvents));
         }
         finally
         {
