@@ -86,6 +86,54 @@ public sealed class MeteringSqlJournalTests : TestKit
         ExpectMsg("a,b,c");
     }
 
+    [Fact]
+    public void Events_and_deferred_handlers_of_a_write_are_answered_in_order_to_their_senders()
+    {
+        var recorder = Sys.ActorOf(Props.Create(() => new Recorder("recorder-3")));
+        var other = CreateTestProbe();
+        recorder.Tell(new WriteAll(["x", "y"], "after x and y"), TestActor);
+        recorder.Tell(new WriteAll(["z"], null), other.Ref);
+        recorder.Tell(new WriteAll([], "nothing written"), TestActor);
+
+        ExpectMsg("written x");
+        ExpectMsg("written y");
+        ExpectMsg("deferred after x and y");
+        ExpectMsg("deferred nothing written");
+        other.ExpectMsg("written z");
+
+        recorder.Tell("state", TestActor);
+        ExpectMsg("x,y,z");
+        recorder.Tell("last", TestActor);
+        ExpectMsg(3L);
+    }
+
+    [Fact]
+    public void A_write_that_fails_stops_its_writer_and_keeps_what_was_written_before()
+    {
+        // Two incarnations of one persistence id, as a split brain would make: the second to write
+        // number 2 breaks the table's unique key, so its whole write fails.
+        var first = Sys.ActorOf(Props.Create(() => new Recorder("recorder-4")));
+        first.Tell(new Write("a"), TestActor);
+        ExpectMsg("written a");
+        var second = Sys.ActorOf(Props.Create(() => new Recorder("recorder-4")));
+        second.Tell("state", TestActor);
+        ExpectMsg("a");
+        first.Tell(new Write("b"), TestActor);
+        ExpectMsg("written b");
+
+        Watch(second);
+        second.Tell(new Write("c"), TestActor);
+        Assert.StartsWith("failed c", ExpectMsg<string>());
+        ExpectTerminated(second);
+
+        Watch(first);
+        Sys.Stop(first);
+        ExpectTerminated(first);
+        var recovered = Sys.ActorOf(Props.Create(() => new Recorder("recorder-4")));
+        recovered.Tell("state", TestActor);
+        ExpectMsg("a,b");
+    }
+
     /// <summary>Starts recorder-2 on <paramref name="system"/>, writes <paramref name="payload"/> and stops it.</summary>
     private void WriteOnce(ActorSystem system, string payload)
     {
@@ -98,6 +146,9 @@ public sealed class MeteringSqlJournalTests : TestKit
     }
 
     private sealed record Write(object Payload);
+
+    /// <summary>Persists the payloads in one write, then defers <paramref name="Deferred"/> behind them (if any).</summary>
+    private sealed record WriteAll(string[] Payloads, string? Deferred);
 
     /// <summary>The JSON serializer fails on it: reading its property throws.</summary>
     private sealed class Unserializable
@@ -119,12 +170,24 @@ public sealed class MeteringSqlJournalTests : TestKit
                 _seen.Add(text);
                 Sender.Tell($"written {text}");
             }));
-            Command<string>(_ => Sender.Tell(string.Join(",", _seen)));
+            Command<WriteAll>(m =>
+            {
+                PersistAll(m.Payloads, e =>
+                {
+                    _seen.Add(e);
+                    Sender.Tell($"written {e}");
+                });
+                if (m.Deferred is { } deferred) DeferAsync(deferred, d => Sender.Tell($"deferred {d}"));
+            });
+            Command<string>(m => Sender.Tell(m == "last" ? LastSequenceNr : string.Join(",", _seen)));
         }
 
         public override string PersistenceId { get; }
 
         protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr) =>
             Sender.Tell($"rejected {cause.GetType().Name}");
+
+        protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr) =>
+            Sender.Tell($"failed {@event} {cause.GetType().Name}");
     }
 }
