@@ -19,7 +19,7 @@ namespace Metering.Accounts.Persistence;
 /// that sends every answer through one resequencer actor (so they leave in the order the writes
 /// came, though a persistent actor has only one write in flight), copies each write through the
 /// event adapters, and runs it under a circuit breaker with a timer of its own. Per account and
-/// batch that was two more messages through one actor and about 7 % of the bytes allocated at
+/// batch that was two more messages through one actor and a tenth of the bytes allocated at
 /// 20,000 events/s (docs/benchmarks.md, session 21). A write that hangs is bounded by the database's
 /// command timeout instead of the breaker's; a failed one fails its writers as before.
 /// </remarks>
