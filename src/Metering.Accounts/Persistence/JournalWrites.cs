@@ -30,8 +30,8 @@ public sealed class JournalWrites
     private readonly int _batchSize;
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { AllowSynchronousContinuations = false });
 
-    /// <summary>Rows of one <see cref="AtomicWrite"/> call, and who waits for them.</summary>
-    private sealed record Pending(List<Row> Rows, TaskCompletionSource Done);
+    /// <summary>Rows of one <see cref="WriteAsync"/> call, who waits for them, and what they get once the rows are committed.</summary>
+    private sealed record Pending(List<Row> Rows, TaskCompletionSource<IImmutableList<Exception>> Done, IImmutableList<Exception> Rejected);
 
     /// <param name="Writer">
     /// The persistent actor incarnation's writer id, which Akka's replay filter reads back. One id per
@@ -64,7 +64,7 @@ public sealed class JournalWrites
     /// (its projections read the whole journal in order), and Akka.Persistence.Sql's tag table would need
     /// its own writer. A failed transaction fails the whole call, as in the base journal.
     /// </summary>
-    public async Task<IImmutableList<Exception>> WriteAsync(IReadOnlyList<AtomicWrite> writes)
+    public Task<IImmutableList<Exception>> WriteAsync(IReadOnlyList<AtomicWrite> writes)
     {
         var rows = new List<Row>(writes.Count);
         Exception?[]? rejected = null;
@@ -90,14 +90,14 @@ public sealed class JournalWrites
                 (rejected ??= new Exception?[writes.Count])[i] = e;
             }
         }
-        if (rows.Count > 0)
-        {
-            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            if (!_queue.Writer.TryWrite(new Pending(rows, done))) throw new InvalidOperationException("The journal is stopping and takes no more writes");
-            await done.Task;
-        }
         // Akka's contract: null, or one entry per write with null for those that were not rejected.
-        return rejected is null ? null! : ImmutableList.CreateRange<Exception>(rejected!);
+        IImmutableList<Exception> result = rejected is null ? null! : ImmutableList.CreateRange<Exception>(rejected!);
+        if (rows.Count == 0) return Task.FromResult(result);
+        // Not an async method: its state machine was one more object per account and batch.
+        var done = new TaskCompletionSource<IImmutableList<Exception>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        return _queue.Writer.TryWrite(new Pending(rows, done, result))
+            ? done.Task
+            : Task.FromException<IImmutableList<Exception>>(new InvalidOperationException("The journal is stopping and takes no more writes"));
     }
 
     /// <summary>Stops taking writes; those queued are still written.</summary>
@@ -135,7 +135,7 @@ public sealed class JournalWrites
             try
             {
                 await InsertAsync(batch);
-                foreach (var pending in batch) pending.Done.TrySetResult();
+                foreach (var pending in batch) pending.Done.TrySetResult(pending.Rejected);
             }
             catch (Exception e)
             {

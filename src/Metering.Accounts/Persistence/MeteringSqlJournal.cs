@@ -89,9 +89,9 @@ public sealed class MeteringSqlJournal : SqlWriteJournal
         var atomic = new List<AtomicWrite>(messages.Count);
         for (var i = 0; i < messages.Count; i++)
             if (messages[i] is AtomicWrite w) atomic.Add(w);
-        var answer = new Answer(Self, write, messages, atomic.Count);
+        var answer = new Answer(_writing, atomic.Count > 0 ? atomic[0].PersistenceId : "", Self, write, messages, atomic.Count);
         if (atomic.Count == 0) answer.Send(null, null);
-        else WriteMessagesAsync(atomic, CancellationToken.None).ContinueWith(static (written, state) => ((Answer)state!).Send(written),
+        else Start(atomic).ContinueWith(static (written, state) => ((Answer)state!).Send(written),
             answer, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
@@ -99,10 +99,13 @@ public sealed class MeteringSqlJournal : SqlWriteJournal
     /// What <see cref="AsyncWriteJournal"/> answers a write, in its order: the outcome of the whole
     /// (on which the actor sends its next write), then each event's or deferred handler's, from its sender.
     /// </summary>
-    private sealed record Answer(IActorRef Journal, WriteMessages Write, IReadOnlyList<IPersistentEnvelope> Messages, int AtomicWrites)
+    private sealed record Answer(ConcurrentDictionary<string, Task> InFlight, string PersistenceId, IActorRef Journal, WriteMessages Write,
+        IReadOnlyList<IPersistentEnvelope> Messages, int AtomicWrites) : Writing(InFlight, PersistenceId)
     {
         public void Send(Task<IImmutableList<Exception>> written)
         {
+            // Forgotten before the actor hears of it: its next recovery need not wait for this write.
+            Done(written);
             if (written.IsCompletedSuccessfully) Send(written.Result, null);
             else Send(null, written.Exception is { InnerExceptions.Count: 1 } one ? one.InnerException! : (Exception?)written.Exception ?? new TaskCanceledException(written));
         }
@@ -148,13 +151,24 @@ public sealed class MeteringSqlJournal : SqlWriteJournal
         var writes = messages as IReadOnlyList<AtomicWrite> ?? messages.ToList();
         // A batch of deferred handlers alone has nothing to write (the base journal failed on it).
         if (writes.Count == 0) return Task.FromResult<IImmutableList<Exception>>(null!);
-        var written = _writes.WriteAsync(writes);
-        var persistenceId = writes[0].PersistenceId;
-        _writing[persistenceId] = written;
-        written.ContinueWith(
-            (done, id) => _writing.TryRemove(new KeyValuePair<string, Task>((string)id!, done)),
-            persistenceId, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        var written = Start(writes);
+        written.ContinueWith(static (done, state) => ((Writing)state!).Done(done),
+            new Writing(_writing, writes[0].PersistenceId), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         return written;
+    }
+
+    /// <summary>Queues the rows, and keeps the write as its persistence id's in flight until <see cref="Writing.Done"/>.</summary>
+    private Task<IImmutableList<Exception>> Start(IReadOnlyList<AtomicWrite> writes)
+    {
+        var written = _writes.WriteAsync(writes);
+        _writing[writes[0].PersistenceId] = written;
+        return written;
+    }
+
+    /// <summary>A persistence id's write in flight, to forget once it ended (unless a later one replaced it).</summary>
+    private record Writing(ConcurrentDictionary<string, Task> InFlight, string PersistenceId)
+    {
+        public void Done(Task write) => InFlight.TryRemove(new KeyValuePair<string, Task>(PersistenceId, write));
     }
 
     public override async Task<long> ReadHighestSequenceNrAsync(string persistenceId, long fromSequenceNr, CancellationToken cancellationToken)
