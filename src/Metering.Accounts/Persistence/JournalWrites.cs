@@ -25,7 +25,7 @@ public sealed class JournalWrites
     private readonly string _insertSql;
     private readonly bool _writerUuidColumn;
     private readonly bool _tagsColumn;
-    /// <summary>The INSERT's parameter names, one per column, in <see cref="Values"/>' order.</summary>
+    /// <summary>The INSERT's parameter names, one per column, in <see cref="Fill"/>' order.</summary>
     private readonly string[] _parameters;
     private readonly int _batchSize;
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { AllowSynchronousContinuations = false });
@@ -152,9 +152,11 @@ public sealed class JournalWrites
         var rows = batch.SelectMany(p => p.Rows);
         if (connection is SqliteConnection sqlite)
         {
-            // One statement, prepared at the transaction's start and only bound and stepped per row.
+            // One statement, prepared at the transaction's start and only bound and stepped per row;
+            // one array of values for all rows, since each run binds them before the next fills it.
             using var statement = new SqliteStatement(sqlite, _insertSql);
-            foreach (var row in rows) statement.Execute(Values(row));
+            var values = new object[_parameters.Length];
+            foreach (var row in rows) statement.Execute(Fill(values, row));
         }
         else
         {
@@ -164,7 +166,7 @@ public sealed class JournalWrites
             {
                 var command = commands.CreateBatchCommand();
                 command.CommandText = _insertSql;
-                var values = Values(row);
+                var values = Fill(new object[_parameters.Length], row);
                 for (var i = 0; i < values.Length; i++)
                 {
                     var parameter = command.CreateParameter();
@@ -179,13 +181,15 @@ public sealed class JournalWrites
         await transaction.CommitAsync();
     }
 
-    /// <summary>A row's values in the INSERT's column order.</summary>
-    private object[] Values(Row row)
+    /// <summary>The deleted column's value, boxed once rather than for every row.</summary>
+    private static readonly object NotDeleted = false;
+
+    /// <summary>Puts a row's values into <paramref name="values"/> in the INSERT's column order.</summary>
+    private object[] Fill(object[] values, Row row)
     {
-        var values = new object[_parameters.Length];
         values[0] = row.PersistenceId;
         values[1] = row.SequenceNr;
-        values[2] = false; // deleted
+        values[2] = NotDeleted;
         values[3] = row.Message;
         values[4] = row.Serializer;
         values[5] = row.Manifest;
