@@ -51,14 +51,15 @@ public sealed class UsageMix(int accounts, int seed, string idPrefix)
     {
         var subject = _accountIds[account] ??= AccountId(account);
         var at = time.UtcDateTime;
-        int length;
-        var written = durationSeconds is { } seconds
-            ? Utf8.TryWrite(_buffer, CultureInfo.InvariantCulture,
-                $$$"""{"specversion":"1.0","id":"{{{idPrefix}}}-{{{sequence}}}","source":"crm/loadgen","type":"{{{type}}}","subject":"{{{subject}}}","time":"{{{at:yyyy-MM-ddTHH:mm:ss.fffZ}}}","datacontenttype":"application/json","data":{"quantity":1,"durationSeconds":{{{seconds}}},"user":"u-{{{seconds % 7}}}"}}""",
-                out length)
-            : Utf8.TryWrite(_buffer, CultureInfo.InvariantCulture,
-                $$$"""{"specversion":"1.0","id":"{{{idPrefix}}}-{{{sequence}}}","source":"crm/loadgen","type":"{{{type}}}","subject":"{{{subject}}}","time":"{{{at:yyyy-MM-ddTHH:mm:ss.fffZ}}}","datacontenttype":"application/json","data":{"quantity":1}}""",
-                out length);
+        // The envelope, then the data, which is all that differs between the kinds of events.
+        var written = Utf8.TryWrite(_buffer, CultureInfo.InvariantCulture,
+            $$$"""{"specversion":"1.0","id":"{{{idPrefix}}}-{{{sequence}}}","source":"crm/loadgen","type":"{{{type}}}","subject":"{{{subject}}}","time":"{{{at:yyyy-MM-ddTHH:mm:ss.fffZ}}}","datacontenttype":"application/json","data":""",
+            out var envelope);
+        int data;
+        written &= durationSeconds is { } seconds
+            ? Utf8.TryWrite(_buffer.AsSpan(envelope), CultureInfo.InvariantCulture, $$$"""{"quantity":1,"durationSeconds":{{{seconds}}},"user":"u-{{{seconds % 7}}}"}}""", out data)
+            : Utf8.TryWrite(_buffer.AsSpan(envelope), CultureInfo.InvariantCulture, $$$"""{"quantity":1}}""", out data);
+        var length = envelope + data;
         if (!written) throw new InvalidOperationException($"An event of {idPrefix} did not fit in {_buffer.Length} bytes.");
         return (subject, _buffer.AsSpan(0, length).ToArray());
     }

@@ -107,7 +107,7 @@ public sealed class MeteringSqlJournal : SqlWriteJournal
             // Forgotten before the actor hears of it: its next recovery need not wait for this write.
             Done(written);
             if (written.IsCompletedSuccessfully) Send(written.Result, null);
-            else Send(null, written.Exception is { InnerExceptions.Count: 1 } one ? one.InnerException! : (Exception?)written.Exception ?? new TaskCanceledException(written));
+            else Send(null, written.Exception is { } failure ? TryUnwrapException(failure) : new TaskCanceledException(written));
         }
 
         /// <param name="rejected">Null, or per atomic write the reason it was rejected (null where it was written).</param>
