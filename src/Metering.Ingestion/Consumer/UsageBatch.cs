@@ -12,8 +12,9 @@ namespace Metering.Ingestion.Consumer;
 /// </summary>
 public sealed class UsageBatch
 {
-    internal UsageBatch(long collected, DateTimeOffset readAt, bool traced, CancellationToken ct)
+    internal UsageBatch(Dictionary<string, AccountPart> byAccount, long collected, DateTimeOffset readAt, bool traced, CancellationToken ct)
     {
+        ByAccount = byAccount;
         Collected = collected;
         ReadAt = readAt;
         Traced = traced;
@@ -37,7 +38,8 @@ public sealed class UsageBatch
     /// <summary>Stops the batch's dead letters and asks (the consumer's drain).</summary>
     internal CancellationToken Cancellation { get; }
 
-    internal Dictionary<string, AccountPart> ByAccount { get; } = new(StringComparer.Ordinal);
+    /// <summary>Each account's part; an emptied table of an earlier batch (see <see cref="UsageBatchProcessor"/>).</summary>
+    internal Dictionary<string, AccountPart> ByAccount { get; }
 
     /// <summary>When Kafka took each valid record, for the ingest-to-durable latency.</summary>
     internal List<DateTime> IngestedAt { get; } = [];

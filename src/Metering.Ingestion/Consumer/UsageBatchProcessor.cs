@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text;
 using Akka.Actor;
@@ -32,9 +33,16 @@ public sealed class UsageBatchProcessor(
     // Shared by the batches in flight, so the journal's queue stays as short with several as with one.
     private readonly SemaphoreSlim _window = new(Math.Max(1, kafka.MaxAccountsInFlight));
 
+    // The account tables of finished batches, emptied, for the next ones. A table of thousands of
+    // accounts is a large object, collected only with the oldest generation: a new one per batch kept
+    // every finished batch's parts and records reachable until then, so each young collection copied
+    // them (docs/benchmarks.md, session 22). Never more than the batches ever in flight at once.
+    private readonly ConcurrentQueue<Dictionary<string, UsageBatch.AccountPart>> _tables = new();
+
     /// <summary>Starts a batch; the consumer adds each record as it reads it, then hands the batch to <see cref="ProcessAsync"/>.</summary>
     /// <param name="ct">Stops the batch's dead letters and asks (the consumer's drain).</param>
-    public UsageBatch Begin(CancellationToken ct) => new(time.GetTimestamp(), time.GetUtcNow(), IngestionTracing.Enabled, ct);
+    public UsageBatch Begin(CancellationToken ct) =>
+        new(_tables.TryDequeue(out var table) ? table : new(StringComparer.Ordinal), time.GetTimestamp(), time.GetUtcNow(), IngestionTracing.Enabled, ct);
 
     /// <summary>
     /// Parses a record into the batch, or sends it to the dead-letter topic with the reason. The record
@@ -90,7 +98,8 @@ public sealed class UsageBatchProcessor(
     private async Task<BatchOutcome> RecordAsync(Activity? span, UsageBatch batch, IReadOnlyList<KafkaPosition> committed)
     {
         var ct = batch.Cancellation;
-        using (span)
+        using var _ = span;
+        try
         {
             return await span.Traced(async () =>
             {
@@ -104,6 +113,12 @@ public sealed class UsageBatchProcessor(
                 metrics.Recorded(accepted, duplicates, redelivered);
                 return new BatchOutcome(batch.Count, accepted, duplicates, redelivered, batch.DeadLetters.Count, batch.ByAccount.Count);
             });
+        }
+        finally
+        {
+            // Every account was told by now (or none will be): the table is free for a later batch.
+            batch.ByAccount.Clear();
+            _tables.Enqueue(batch.ByAccount);
         }
     }
 
