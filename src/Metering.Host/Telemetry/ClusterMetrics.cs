@@ -21,7 +21,7 @@ public sealed class ClusterMetrics : BackgroundService
     private readonly IRequiredActor<AccountRegion> _region;
     private readonly ILogger<ClusterMetrics> _log;
     private readonly Meter _meter;
-    private volatile CurrentShardRegionState? _shards;
+    private volatile ShardRegionStats? _shards;
 
     public ClusterMetrics(ActorSystem system, IRequiredActor<AccountRegion> region, IMeterFactory factory, ILogger<ClusterMetrics> log)
     {
@@ -33,9 +33,9 @@ public sealed class ClusterMetrics : BackgroundService
             description: "Cluster members by status, as this node sees them");
         _meter.CreateObservableGauge("metering.cluster.unreachable_members", () => Cluster.Get(_system).State.Unreachable.Count, unit: "{member}",
             description: "Members this node's failure detector cannot reach");
-        _meter.CreateObservableGauge("metering.cluster.shards", () => _shards?.Shards.Count ?? 0, unit: "{shard}",
+        _meter.CreateObservableGauge("metering.cluster.shards", () => _shards?.Stats.Count ?? 0, unit: "{shard}",
             description: "Account shards hosted on this node");
-        _meter.CreateObservableGauge("metering.accounts.active", () => _shards?.Shards.Sum(s => s.EntityIds.Count) ?? 0, unit: "{account}",
+        _meter.CreateObservableGauge("metering.accounts.active", () => _shards?.Stats.Values.Sum() ?? 0, unit: "{account}",
             description: "Account actors in memory on this node (idle ones are passivated)");
     }
 
@@ -47,7 +47,8 @@ public sealed class ClusterMetrics : BackgroundService
         {
             try
             {
-                _shards = await region.Ask<CurrentShardRegionState>(GetShardRegionState.Instance, SampleEvery, ct);
+                // Counts only: the region's state lists every account id, thousands of them each sample.
+                _shards = await region.Ask<ShardRegionStats>(GetShardRegionStats.Instance, SampleEvery, ct);
             }
             catch (Exception e) when (!ct.IsCancellationRequested)
             {
