@@ -90,6 +90,7 @@ public sealed class BillingListsProjection(AccountSettings settings, JournalRepl
             fold.SequenceNr = envelope.SequenceNr;
         }
         var items = touched.SelectMany(t => Changes(t.Key, t.Value)).ToList();
+        touched.Clear(); // as the usage projection's deltas: a large table keeps nothing alive once done
         var rows = items.Select(item => new object?[] { item.AccountId, item.Kind, item.Seq, item.Id, item.At.UtcTicks, item.Body }).ToList();
         return (connection, transaction, token) => ReadStore.WriteRowsAsync(connection, transaction,
             $"INSERT INTO {Table} (account_id, kind, seq, id, at, body)",

@@ -113,6 +113,9 @@ public sealed class UsageProjection(int cachedRows = UsageProjection.DefaultCach
         }
         await ReadStore.WriteRowsAsync(connection, transaction, InsertSql, OnConflictSql, 9, rows, ct);
         Trim(deltas.Keys);
+        // Sized for the batch, the table is a large object, collected only with the oldest generation:
+        // emptied, it keeps none of the batch's keys alive through the young collections until then.
+        deltas.Clear();
     }
 
     /// <summary>Reads the rows not in memory, <see cref="ReadStore.RowsPerStatement"/> keys per query (one per row was a round trip each on PostgreSQL); a row not there stays out.</summary>
