@@ -51,6 +51,9 @@ public sealed class UsageEventParser
     private readonly byte[][] _topNames;
     private readonly byte[][] _dataNames;
     private readonly MeterReading[] _meters;
+    // A string per event for a value that a producer repeats in all of them was one more object
+    // per event alive until its batch was written.
+    private readonly RepeatedStrings _sources = new();
 
     public UsageEventParser(MeterCatalog meters, UsageEventLimits limits)
     {
@@ -108,7 +111,7 @@ public sealed class UsageEventParser
         if (string.IsNullOrEmpty(id) || id.Length > MaxIdLength || !IsPrintable(id))
             return ParsedEvent.Reject("invalid_id", $"'id' must be a non-empty string of at most {MaxIdLength} characters, without control characters.");
 
-        var source = Text(json, top[Source]);
+        var source = Text(json, top[Source], _sources);
         if (string.IsNullOrEmpty(source) || source.Length > MaxSourceLength || !IsPrintable(source))
             return ParsedEvent.Reject("invalid_source", $"'source' must be a non-empty string of at most {MaxSourceLength} characters, without control characters.");
 
@@ -321,13 +324,15 @@ public sealed class UsageEventParser
     }
 
     /// <summary>A JSON string's value; null when absent, for other kinds, and for bytes or escapes that are no text (a lone UTF-16 surrogate).</summary>
-    private static string? Text(ReadOnlySpan<byte> json, Slice value)
+    /// <param name="repeated">Where the strings of values that repeat across events are kept, if this one does.</param>
+    private static string? Text(ReadOnlySpan<byte> json, Slice value, RepeatedStrings? repeated = null)
     {
         if (value.Kind != JsonTokenType.String) return null;
         if (!value.Escaped)
         {
             var utf8 = json.Slice(value.Start, value.Length);
-            return System.Text.Unicode.Utf8.IsValid(utf8) ? Encoding.UTF8.GetString(utf8) : null;
+            if (!System.Text.Unicode.Utf8.IsValid(utf8)) return null;
+            return repeated is null ? Encoding.UTF8.GetString(utf8) : repeated.Get(utf8);
         }
         var reader = EscapedString(json, value);
         try

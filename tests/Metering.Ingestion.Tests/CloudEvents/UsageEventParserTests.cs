@@ -31,6 +31,22 @@ public class UsageEventParserTests
     }
 
     [Fact]
+    public void Events_of_one_source_share_its_string_and_every_source_reads_as_sent()
+    {
+        var parser = new UsageEventParser(MeterCatalog.Default, UsageEventLimits.Default);
+        string SourceOf(string source) =>
+            parser.Parse(Encoding.UTF8.GetBytes($$"""{"specversion":"1.0","id":"e","source":"{{source}}","type":"crm.lead.created","subject":"acct-42"}"""), "acct-42", Position, Now).Record!.Source;
+
+        Assert.Same(SourceOf("crm/web"), SourceOf("crm/web"));
+        // Far more sources than the table has places, each read back after others took its place.
+        var sources = Enumerable.Range(0, 1_000).Select(i => $"crm/{i}").ToList();
+        foreach (var source in sources.Concat(sources).Concat(Enumerable.Reverse(sources)))
+            Assert.Equal(source, SourceOf(source));
+        Assert.Equal("crm/é", SourceOf("crm/é"));
+        Assert.Equal(new string('s', 400), SourceOf(new string('s', 400)));
+    }
+
+    [Fact]
     public void Quantity_defaults_to_one_time_to_now_and_team_comes_from_data()
     {
         var parsed = Parse("""{"specversion":"1.0","id":"e-2","source":"crm","type":"crm.lead.created","subject":"acct-42","data":{"team":"north"}}""");
