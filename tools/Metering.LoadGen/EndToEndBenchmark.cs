@@ -148,6 +148,7 @@ public static class EndToEndBenchmark
             await meters.WaitForAsync(options.Events + halfEvents, TimeSpan.FromMinutes(5));
             var latency = meters.LatencyQuantilesMs(0.5, 0.99, 0.999);
             log.WriteLine($"At {halfRate:N0} events/s: p50 {latency[0]:N1} ms, p99 {latency[1]:N1} ms, p99.9 {latency[2]:N1} ms");
+            log.WriteLine($"  p99 in each second of the phase: {string.Join(", ", meters.LatencyBySecondMs(0.99).Select(ms => ms.ToString("N0")))} ms");
             var (batches, meanRecords, persistMs) = meters.LatencyBatches(0.5, 0.99);
             var latencyCost = ProcessCounters.Now() - latencyStart;
             log.WriteLine($"  {batches:N0} batches of {meanRecords:N0} records on average, persisted in p50 {persistMs[0]:N1} ms, p99 {persistMs[1]:N1} ms; {latencyCost.Cpu.TotalMicroseconds / halfEvents:N1} µs CPU per event, the load generator's producing included, the embedded broker's {(EmbeddedBrokerCpuTime() - latencyBrokerCpu).TotalMicroseconds / halfEvents:N1} of them; {(double)latencyCost.Allocated / halfEvents:N0} bytes allocated per event; {latencyCost.Collections} garbage collections pausing {latencyCost.GcPause.TotalMilliseconds:N0} ms in {latencyClock.Elapsed.TotalSeconds:N1} s");

@@ -16,7 +16,9 @@ public sealed class EngineMeters : IDisposable
     private readonly MeterListener _listener = new();
     private readonly Lock _gate = new();
     private readonly Lock _durableGate = new();
-    private readonly List<double> _latencies = [];
+    /// <summary>The latency phase's event latencies (seconds) and when each was recorded.</summary>
+    private readonly List<(double Seconds, long At)> _latencies = [];
+    private long _latencyStartedAt;
     private readonly List<double> _persists = [];
     /// <summary>Each account recovery's duration (seconds) and when it ended, in the order they ended.</summary>
     private readonly List<(double Seconds, long At)> _recoveries = [];
@@ -82,7 +84,9 @@ public sealed class EngineMeters : IDisposable
                     _recoveries.Add((value, now));
                     return;
                 }
-                if (_recordLatency) (instrument.Name == "metering.events.latency" ? _latencies : _persists).Add(value);
+                if (!_recordLatency) return;
+                if (instrument.Name == "metering.events.latency") _latencies.Add((value, now));
+                else _persists.Add(value);
             }
         });
         _listener.Start();
@@ -154,6 +158,7 @@ public sealed class EngineMeters : IDisposable
         lock (_gate)
         {
             _latencies.Clear();
+            _latencyStartedAt = Stopwatch.GetTimestamp();
             _persists.Clear();
             _batchRecords = 0;
             _recordLatency = true;
@@ -167,9 +172,23 @@ public sealed class EngineMeters : IDisposable
         lock (_gate)
         {
             _recordLatency = false;
-            sorted = [.. _latencies];
+            sorted = [.. _latencies.Select(l => l.Seconds)];
         }
         return QuantilesMs(sorted, quantiles);
+    }
+
+    /// <summary>
+    /// The quantile of the latencies recorded in each second of the phase: whether the tail is the
+    /// phase's start, a few pauses, or the whole phase.
+    /// </summary>
+    public double[] LatencyBySecondMs(double quantile)
+    {
+        lock (_gate)
+        {
+            return [.. _latencies.GroupBy(l => (long)Stopwatch.GetElapsedTime(_latencyStartedAt, l.At).TotalSeconds)
+                .OrderBy(g => g.Key)
+                .Select(g => QuantilesMs([.. g.Select(l => l.Seconds)], [quantile])[0])];
+        }
     }
 
     /// <summary>
