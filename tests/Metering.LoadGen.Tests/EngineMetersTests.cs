@@ -54,4 +54,22 @@ public sealed class EngineMetersTests
         Assert.InRange(lastEnded, TimeSpan.FromMilliseconds(25), TimeSpan.FromSeconds(5));
         Assert.Equal([10.0, 30.0], durationMs.Select(ms => Math.Round(ms)));
     }
+
+    [Fact]
+    public void The_latency_phase_gives_each_of_its_seconds_its_own_quantile()
+    {
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        using var meters = new EngineMeters();
+        var metrics = new IngestionMetrics(services.GetRequiredService<IMeterFactory>());
+        var ms = (int[] values) => values.Select(v => TimeSpan.FromMilliseconds(v));
+
+        metrics.Persisted(TimeSpan.FromMilliseconds(5), ms([1_000])); // before the phase: not counted
+        meters.StartLatency();
+        metrics.Persisted(TimeSpan.FromMilliseconds(5), ms([10, 20, 30]));
+        Thread.Sleep(1_100);
+        metrics.Persisted(TimeSpan.FromMilliseconds(5), ms([200, 400]));
+
+        Assert.Equal([400.0], meters.LatencyQuantilesMs(0.99).Select(v => Math.Round(v)));
+        Assert.Equal([30.0, 400.0], meters.LatencyBySecondMs(0.99).Select(v => Math.Round(v)));
+    }
 }
