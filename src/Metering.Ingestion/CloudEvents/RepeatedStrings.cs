@@ -14,11 +14,7 @@ internal sealed class RepeatedStrings
     /// <summary>Longer values are made as before and not kept: the table stays a few kilobytes whatever comes.</summary>
     private const int MaxKeptBytes = 256;
 
-    private sealed class Entry(byte[] utf8, string text)
-    {
-        public byte[] Utf8 { get; } = utf8;
-        public string Text { get; } = text;
-    }
+    private sealed record Entry(byte[] Utf8, string Text);
 
     private readonly Entry?[] _slots = new Entry?[Slots];
 
