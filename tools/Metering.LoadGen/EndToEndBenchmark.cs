@@ -146,7 +146,8 @@ public static class EndToEndBenchmark
             var (latencyStart, latencyBrokerCpu, latencyClock) = (ProcessCounters.Now(), EmbeddedBrokerCpuTime(), Stopwatch.StartNew());
             // On a thread of its own: run inline, the paced loop held one of the engine's thread-pool
             // threads for the whole phase (it continued the awaits above), sleeping between events.
-            await Task.Factory.StartNew(() => LoadProducer.Run(broker.BootstrapServers, kafka.UsageTopic, new UsageMix(options.Accounts, 2, "half"), halfEvents, halfRate, null, ct),
+            await Task.Factory.StartNew(() => LoadProducer.Run(broker.BootstrapServers, kafka.UsageTopic, new UsageMix(options.Accounts, 2, "half"), halfEvents, halfRate, null, ct,
+                    reportDeliveries: false),
                 ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             await meters.WaitForAsync(options.Events + halfEvents, TimeSpan.FromMinutes(5));
             var latency = meters.LatencyQuantilesMs(0.5, 0.99, 0.999);
