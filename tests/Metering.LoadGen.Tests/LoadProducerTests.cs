@@ -25,13 +25,13 @@ public sealed class LoadProducerTests
         Assert.Equal(reportDeliveries ? 0 : null, summary.Failed);
         // The producer reuses one message for the run: each record must still be the event made for it.
         var parser = new UsageEventParser(MeterCatalog.Default, UsageEventLimits.Default);
-        var ids = Consume(broker.BootstrapServers, topic, events).Select((record, i) =>
+        var ids = Consume(broker.BootstrapServers, topic, events).Select(record =>
         {
             var parsed = parser.Parse(record.Message.Value, record.Message.Key, new KafkaPosition(record.Partition.Value, record.Offset.Value), DateTimeOffset.UtcNow);
             Assert.True(parsed.IsValid, parsed.Rejection?.Detail);
             Assert.Equal(record.Message.Key, parsed.AccountId);
             return parsed.Record!.EventId;
-        });
+        }).ToList();
         Assert.Equal(Enumerable.Range(0, events).Select(i => $"p-{i}").Order(), ids.Order());
     }
 
