@@ -16,7 +16,7 @@ public static class LoadProducer
     /// <summary>librdkafka's default, and the Java client's since Kafka 4.0.</summary>
     public const int DefaultLingerMs = 5;
 
-    public static ProducerConfig Config(string bootstrapServers, int lingerMs, bool reportDeliveries = true) => new()
+    public static ProducerConfig Config(string bootstrapServers, int lingerMs, bool reportDeliveries) => new()
     {
         BootstrapServers = bootstrapServers,
         // Like the engine's own producers and Java clients, so an account stays on one partition.
