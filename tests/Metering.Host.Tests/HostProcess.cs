@@ -168,14 +168,29 @@ public sealed class BrokerProcess : HostProcess
 /// <summary>An engine node in its own process, configured the way an operator would: environment variables and <c>--urls</c>.</summary>
 public sealed class EngineProcess : HostProcess
 {
-    private EngineProcess(string name, int httpPort, IReadOnlyDictionary<string, string> environment)
-        : base(name, [$"--urls=http://127.0.0.1:{httpPort}"], environment)
+    private readonly TaskCompletionSource<string> _url = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private HttpClient? _http;
+
+    /// <summary>
+    /// Port 0: the node binds a free port itself and prints it in its banner. A port picked here and
+    /// released was sometimes taken by another test's process first, whose own engine then answered
+    /// this node's readiness checks.
+    /// </summary>
+    private EngineProcess(string name, IReadOnlyDictionary<string, string> environment)
+        : base(name, ["--urls=http://127.0.0.1:0"], environment)
     {
-        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}"), Timeout = TimeSpan.FromSeconds(30) };
-        Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", MeteringHost.AdminKey);
     }
 
-    public HttpClient Http { get; }
+    /// <summary>The node's API, once <see cref="StartAsync"/> has read where it listens.</summary>
+    public HttpClient Http => _http ?? throw new InvalidOperationException($"{Name} has not printed its URL yet");
+
+    protected override void OnLine(string line)
+    {
+        var banner = line.TrimStart();
+        if (banner.StartsWith(UrlPrefix, StringComparison.Ordinal)) _url.TrySetResult(banner[UrlPrefix.Length..].Trim());
+    }
+
+    private const string UrlPrefix = "URL:";
 
     /// <summary>
     /// Starts a node and waits until it is ready (an Up cluster member whose consumer joined its
@@ -199,11 +214,15 @@ public sealed class EngineProcess : HostProcess
         }
         foreach (var (key, value) in settings) environment["Metering__" + key.Replace(":", "__", StringComparison.Ordinal)] = value;
 
-        var node = new EngineProcess(name, FreePort(), environment);
+        var node = new EngineProcess(name, environment);
+        var within = readyWithin ?? TimeSpan.FromSeconds(90);
         try
         {
+            var url = await node._url.Task.WaitAsync(within);
+            node._http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(30) };
+            node._http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", MeteringHost.AdminKey);
             await Eventually.TrueAsync(async () => !node.HasExited && (await node.Http.GetAsync("/health/ready")).IsSuccessStatusCode,
-                readyWithin ?? TimeSpan.FromSeconds(90), $"{name} never became ready");
+                within, $"{name} never became ready");
         }
         catch (TimeoutException e)
         {
@@ -215,6 +234,6 @@ public sealed class EngineProcess : HostProcess
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing) Http.Dispose();
+        if (disposing) _http?.Dispose();
     }
 }
