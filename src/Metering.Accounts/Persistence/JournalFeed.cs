@@ -26,7 +26,7 @@ public abstract class JournalFeed
         var journal = JournalTables.JournalPlugin(system);
         var database = JournalDatabase.ForPlugin(journal);
         return database.Provider == "sqlite"
-            ? new SqliteFeed(database, system.Serialization, journal, batchSize, batchWait)
+            ? new SqliteFeed(database, system.Serialization, JournalTail.For(system), journal, batchSize, batchWait)
             : new ReadJournalFeed(system, batchSize, batchWait);
     }
 
@@ -44,13 +44,14 @@ public abstract class JournalFeed
     {
         private readonly JournalDatabase _database;
         private readonly Akka.Serialization.Serialization _serialization;
+        private readonly JournalTail _tail;
         private readonly int _batchSize;
         private readonly TimeSpan _batchWait;
         private readonly string _sql;
 
-        public SqliteFeed(JournalDatabase database, Akka.Serialization.Serialization serialization, Config journal, int batchSize, TimeSpan batchWait)
+        public SqliteFeed(JournalDatabase database, Akka.Serialization.Serialization serialization, JournalTail tail, Config journal, int batchSize, TimeSpan batchWait)
         {
-            (_database, _serialization, _batchSize, _batchWait) = (database, serialization, batchSize, batchWait);
+            (_database, _serialization, _tail, _batchSize, _batchWait) = (database, serialization, tail, batchSize, batchWait);
             var (table, column) = JournalTables.Table(journal, "journal");
             _sql = $"""
                 SELECT {column("ordering")}, {column("persistence-id")}, {column("sequence-number")}, {column("message")}, {column("identifier")}, {column("manifest")}, {column("created")}
@@ -63,15 +64,20 @@ public abstract class JournalFeed
         public override async IAsyncEnumerable<IReadOnlyList<EventEnvelope>> FollowAsync(long after, [EnumeratorCancellation] CancellationToken ct)
         {
             await ThreadPoolHop.Leave(); // Microsoft.Data.Sqlite runs synchronously: not on the caller's (an actor's) thread
+            // Before the first read, so every row committed after it is either read or handed on.
+            using var tail = _tail.Follow();
             await using var connection = await _database.OpenAsync(ct);
             await using var command = JournalDatabase.Command(connection, null, _sql, ("@after", after), ("@deleted", false), ("@max", _batchSize));
             command.Prepare();
             while (true)
             {
-                command.Parameters[0].Value = after;
                 var batch = new List<EventEnvelope>();
-                await using (var reader = await command.ExecuteReaderAsync(ct))
+                if (!tail.TryTake(after, _batchSize, batch))
+                {
+                    command.Parameters[0].Value = after;
+                    await using var reader = await command.ExecuteReaderAsync(ct);
                     while (await reader.ReadAsync(ct)) batch.Add(Envelope(reader));
+                }
                 if (batch.Count > 0)
                 {
                     after = ((Sequence)batch[^1].Offset).Value;

@@ -4,9 +4,11 @@ using Akka.Actor;
 using Akka.Configuration;
 using Akka.Persistence;
 using Akka.Persistence.Journal;
+using Akka.Persistence.Query;
 using Akka.Serialization;
 using Akka.Util;
 using Microsoft.Data.Sqlite;
+using SQLitePCL;
 
 namespace Metering.Accounts.Persistence;
 
@@ -28,6 +30,8 @@ public sealed class JournalWrites
     /// <summary>The INSERT's parameter names, one per column, in <see cref="Fill"/>' order.</summary>
     private readonly string[] _parameters;
     private readonly int _batchSize;
+    /// <summary>On SQLite, where the rows' orderings are known as they are inserted (see <see cref="JournalFeed"/>).</summary>
+    private readonly JournalTail? _tail;
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { AllowSynchronousContinuations = false });
 
     /// <summary>Rows of one <see cref="WriteAsync"/> call, who waits for them, and what they get once the rows are committed.</summary>
@@ -38,13 +42,15 @@ public sealed class JournalWrites
     /// journal instance made an account that moved to another node and back look like an old writer
     /// writing after a newer one, and its later events were discarded at its next recovery.
     /// </param>
-    private sealed record Row(string PersistenceId, long SequenceNr, byte[] Message, int Serializer, string Manifest, long Created, string Writer);
+    /// <param name="Payload">The event written, for the <see cref="JournalTail"/>.</param>
+    private sealed record Row(string PersistenceId, long SequenceNr, byte[] Message, int Serializer, string Manifest, long Created, string Writer, object Payload);
 
     /// <param name="journal">The journal plugin's configuration: its table mapping, batch size and parallelism.</param>
     public JournalWrites(JournalDatabase database, ExtendedActorSystem system, Config journal)
     {
         _database = database;
         _system = system;
+        _tail = database.Provider == "sqlite" ? JournalTail.For(system) : null;
         _batchSize = journal.GetInt("batch-size", 400);
         var (table, column) = JournalTables.Table(journal, "journal");
         _writerUuidColumn = JournalTables.UsesWriterUuid(journal);
@@ -116,7 +122,7 @@ public sealed class JournalWrites
         // With the system as transport, so actor references in a payload serialize as the base journal's do.
         var message = Akka.Serialization.Serialization.WithTransport(_system, (serializer, payload), static s => s.serializer.ToBinary(s.payload));
         return new Row(persistent.PersistenceId, persistent.SequenceNr, message, serializer.Identifier, manifest,
-            persistent.Timestamp == 0 ? created : persistent.Timestamp, persistent.WriterGuid);
+            persistent.Timestamp == 0 ? created : persistent.Timestamp, persistent.WriterGuid, payload);
     }
 
     /// <summary>Takes what is queued, up to the batch size in rows, and commits it in one transaction.</summary>
@@ -150,13 +156,19 @@ public sealed class JournalWrites
         await using var connection = await _database.OpenAsync(CancellationToken.None);
         await using var transaction = await connection.BeginTransactionAsync();
         var rows = batch.SelectMany(p => p.Rows);
+        List<EventEnvelope>? committed = null;
         if (connection is SqliteConnection sqlite)
         {
             // One statement, prepared at the transaction's start and only bound and stepped per row;
             // one array of values for all rows, since each run binds them before the next fills it.
             using var statement = new SqliteStatement(sqlite, _insertSql);
             var values = new object[_parameters.Length];
-            foreach (var row in rows) statement.Execute(Fill(values, row));
+            if (_tail is { Followed: true }) committed = [];
+            foreach (var row in rows)
+            {
+                statement.Execute(Fill(values, row));
+                committed?.Add(new EventEnvelope(Offset.Sequence(raw.sqlite3_last_insert_rowid(sqlite.Handle)), row.PersistenceId, row.SequenceNr, row.Payload, row.Created, []));
+            }
         }
         else
         {
@@ -179,6 +191,7 @@ public sealed class JournalWrites
             await commands.ExecuteNonQueryAsync();
         }
         await transaction.CommitAsync();
+        if (committed is not null) _tail!.Committed(committed);
     }
 
     /// <summary>The deleted column's value, boxed once rather than for every row.</summary>

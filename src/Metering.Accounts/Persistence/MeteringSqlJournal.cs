@@ -78,6 +78,10 @@ public sealed class MeteringSqlJournal : SqlWriteJournal
             case ReplayMessagesFailure:
                 // Writes stay with the base journal, as they were before this class answered them.
                 return true;
+            case DeleteMessagesTo:
+                // The feed then reads the journal, which leaves deleted events out.
+                JournalTail.For(Context.System).Forget();
+                return base.AroundReceive(receive, message);
             default:
                 return base.AroundReceive(receive, message);
         }
