@@ -53,10 +53,25 @@ public sealed class UsageProjection(int cachedRows = UsageProjection.DefaultCach
     /// <summary>Each row's quantity and amount as this projection last wrote or read them.</summary>
     private readonly Dictionary<Key, (decimal Quantity, decimal Amount)> _rows = [];
 
+    /// <summary>
+    /// The first day whose rows are all in <see cref="_rows"/>, the later days' too: a key of such a day
+    /// that is not there is not in the table either, so it is not looked for. Null when not known.
+    /// Otherwise every key a batch brought for the first time was one query (on SQLite a statement
+    /// parsed for it), each of them finding nothing on a new day or a new table.
+    /// </summary>
+    private string? _completeFrom;
+
+    /// <summary>Whether this run looked at the table's newest day yet.</summary>
+    private bool _started;
+
     /// <summary>Rows this projection knows without reading them (for tests and telemetry).</summary>
     public int CachedRows => _rows.Count;
 
-    public void Forget() => _rows.Clear();
+    public void Forget()
+    {
+        _rows.Clear();
+        (_completeFrom, _started) = (null, false);
+    }
 
     /// <summary>
     /// A row's primary key: one statement writes each row once. Its hash is worked out once: a write
@@ -101,7 +116,8 @@ public sealed class UsageProjection(int cachedRows = UsageProjection.DefaultCach
     /// <summary>Adds the deltas to the rows; sums in C# decimal (SQLite has no exact decimal arithmetic).</summary>
     private async Task WriteAsync(Dictionary<Key, Delta> deltas, DbConnection connection, DbTransaction transaction, CancellationToken ct)
     {
-        await LoadAsync([.. deltas.Keys.Where(k => !_rows.ContainsKey(k))], connection, transaction, ct);
+        if (!_started) await StartAsync(connection, transaction, ct);
+        await LoadAsync([.. deltas.Keys.Where(k => !_rows.ContainsKey(k) && !Complete(k.Day))], connection, transaction, ct);
         var rows = new List<object?[]>(deltas.Count);
         foreach (var (key, delta) in deltas)
         {
@@ -118,6 +134,30 @@ public sealed class UsageProjection(int cachedRows = UsageProjection.DefaultCach
         deltas.Clear();
     }
 
+    private bool Complete(string day) => _completeFrom is not null && string.CompareOrdinal(day, _completeFrom) >= 0;
+
+    /// <summary>
+    /// Reads the rows of the table's newest day, if no more than the cap: usage counts on the day the
+    /// engine recorded it, so a run goes on from that day, and its keys need no query of their own.
+    /// An empty table (new, or being rebuilt) is complete from any day.
+    /// </summary>
+    private async Task StartAsync(DbConnection connection, DbTransaction transaction, CancellationToken ct)
+    {
+        _started = true;
+        await using var query = JournalDatabase.Command(connection, transaction,
+            $"SELECT {KeyColumns}, quantity, amount FROM {Table} WHERE day = (SELECT MAX(day) FROM {Table}) LIMIT @max", ("@max", cachedRows + 1));
+        var newest = new List<(Key Key, decimal Quantity, decimal Amount)>();
+        await using (var reader = await query.ExecuteReaderAsync(ct))
+            while (await reader.ReadAsync(ct))
+                newest.Add((ReadKey(reader), reader.GetDecimal(6), reader.GetDecimal(7)));
+        if (newest.Count > cachedRows) return; // the keys are read as batches bring them
+        foreach (var (key, quantity, amount) in newest) _rows[key] = (quantity, amount);
+        _completeFrom = newest.Count == 0 ? "" : newest[0].Key.Day;
+    }
+
+    private static Key ReadKey(DbDataReader reader) =>
+        new(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetString(5));
+
     /// <summary>Reads the rows not in memory, <see cref="ReadStore.RowsPerStatement"/> keys per query (one per row was a round trip each on PostgreSQL); a row not there stays out.</summary>
     private Task LoadAsync(IReadOnlyList<Key> keys, DbConnection connection, DbTransaction transaction, CancellationToken ct) =>
         ReadStore.InChunksAsync(connection, transaction, 6,
@@ -129,7 +169,7 @@ public sealed class UsageProjection(int cachedRows = UsageProjection.DefaultCach
             {
                 await using var reader = await query.ExecuteReaderAsync(ct);
                 while (await reader.ReadAsync(ct))
-                    _rows[new Key(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetString(5))] = (reader.GetDecimal(6), reader.GetDecimal(7));
+                    _rows[ReadKey(reader)] = (reader.GetDecimal(6), reader.GetDecimal(7));
             });
 
     private const string KeyColumns = "account_id, day, meter, team, user_id, subscription_id";
@@ -143,7 +183,12 @@ public sealed class UsageProjection(int cachedRows = UsageProjection.DefaultCach
         if (_rows.Count <= cachedRows) return;
         var newestDay = written.Max(k => k.Day);
         foreach (var key in _rows.Keys.Where(k => string.CompareOrdinal(k.Day, newestDay) < 0).ToList()) _rows.Remove(key);
-        if (_rows.Count > cachedRows) _rows.Clear();
+        if (_rows.Count > cachedRows)
+        {
+            _rows.Clear();
+            _completeFrom = null;
+        }
+        else if (_completeFrom is not null && string.CompareOrdinal(newestDay, _completeFrom) > 0) _completeFrom = newestDay; // the days before left memory
     }
 
     /// <summary>What plans drew or charged goes to their rows; the rest of each team's and user's usage is uncovered.</summary>

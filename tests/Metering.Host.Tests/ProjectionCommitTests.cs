@@ -78,16 +78,25 @@ public sealed class ProjectionCommitTests : IDisposable
         Assert.Equal(1, projection.CachedRows);
         // Monday's rows are read back from the table and added to, not started again from zero.
         await ProjectAsync(monday, ("call", "ana", 1m), ("call", "bob", 1m));
-        // A new instance (a projection run on another node) starts from the table too.
+        // A new instance (a projection run on another node) starts from the table too: the newest day's
+        // rows it read as it started, an older day's row as a batch brings it.
         projection = new UsageProjection(cachedRows: 2);
+        await ProjectAsync(tuesday, ("email", "ana", 1m));
+        Assert.Equal(1, projection.CachedRows);
+        await ProjectAsync(monday, ("call", "bob", 1m));
+        // One day's rows over the cap leave memory all at once; they are read back too.
+        await ProjectAsync(tuesday, ("email", "ana", 1m), ("call", "ana", 1m), ("call", "bob", 1m));
+        Assert.Equal(0, projection.CachedRows);
         await ProjectAsync(tuesday, ("email", "ana", 1m));
 
         var rows = await new UsageReadModel(store).RowsAsync("a", new DateOnly(2026, 3, 1), new DateOnly(2026, 3, 4), null, CancellationToken.None);
         var totals = rows.ToDictionary(r => (r.Day, r.Meter, r.User), r => r.Quantity);
         Assert.Equal(6m, totals[(new DateOnly(2026, 3, 2), "call", "ana")]);
-        Assert.Equal(2m, totals[(new DateOnly(2026, 3, 2), "call", "bob")]);
-        Assert.Equal(5m, totals[(new DateOnly(2026, 3, 3), "email", "ana")]);
-        Assert.Equal(3, totals.Count);
+        Assert.Equal(3m, totals[(new DateOnly(2026, 3, 2), "call", "bob")]);
+        Assert.Equal(7m, totals[(new DateOnly(2026, 3, 3), "email", "ana")]);
+        Assert.Equal(1m, totals[(new DateOnly(2026, 3, 3), "call", "ana")]);
+        Assert.Equal(1m, totals[(new DateOnly(2026, 3, 3), "call", "bob")]);
+        Assert.Equal(5, totals.Count);
 
         async Task ProjectAsync(DateTimeOffset at, params (string Meter, string User, decimal Quantity)[] usage)
         {
@@ -180,8 +189,9 @@ public sealed class ProjectionCommitTests : IDisposable
         int users;
         await using (var probe = await store.OpenAsync(CancellationToken.None)) users = ReadStore.RowsPerStatement(probe) * 2 + 37;
         await ProjectAsync(0);
-        // A new instance knows no row: it reads all of them back, in several queries, and adds to them.
-        projection = new UsageProjection();
+        // A new instance whose cap is below the newest day's rows knows none: it reads them back as the
+        // batch brings them, in several queries, and adds to them.
+        projection = new UsageProjection(cachedRows: users - 1);
         await ProjectAsync(2);
 
         var rows = await new UsageReadModel(store).RowsAsync("a", new DateOnly(2026, 3, 1), new DateOnly(2026, 3, 3), null, CancellationToken.None);
