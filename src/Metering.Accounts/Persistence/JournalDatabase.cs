@@ -104,7 +104,22 @@ public sealed class JournalDatabase
     }
 
     public static JournalDatabase Postgres(string connectionString) =>
-        new("postgres", connectionString, ProviderName.PostgreSQL15);
+        new("postgres", WithAutoPrepare(connectionString), ProviderName.PostgreSQL15);
+
+    /// <summary>
+    /// Turns on Npgsql's automatic preparation, unless the connection string says otherwise: a
+    /// statement run a few times on a connection is then prepared on the server, which stops parsing
+    /// and planning it again. The engine runs a handful of statements (journal rows, recovery reads,
+    /// the projections' upserts) very many times. <c>Max Auto Prepare=0</c> turns it off, for a pooler
+    /// that cannot keep prepared statements (PgBouncer before 1.21 in transaction mode).
+    /// </summary>
+    private static string WithAutoPrepare(string connectionString)
+    {
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+        if (given.Keys.Cast<string>().Any(k => k.Replace(" ", "").Equals("MaxAutoPrepare", StringComparison.OrdinalIgnoreCase)))
+            return connectionString;
+        return new NpgsqlConnectionStringBuilder(connectionString) { MaxAutoPrepare = 50 }.ConnectionString;
+    }
 
     public static JournalDatabase From(string? provider, string? connectionString, string dataDir) =>
         (provider ?? "sqlite").ToLowerInvariant() switch
