@@ -100,7 +100,7 @@ public static class MeteringApp
                 .AddMeteringPlanCatalog(plans, sp.GetRequiredService<TimeProvider>())
                 .AddMeteringProjections(readStore, projections, accounts, sp.GetRequiredService<ProjectionTelemetry>());
         });
-        builder.Services.AddMeteringIngestion(configuration);
+        builder.Services.AddMeteringIngestion(configuration, dataDir);
         builder.Services.AddMeteringTelemetry(configuration);
         builder.Services.AddMeteringUi(configuration, sp => sp.GetRequiredService<AdminKey>().Value);
 

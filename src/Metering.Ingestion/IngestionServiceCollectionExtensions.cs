@@ -23,11 +23,12 @@ public static class IngestionServiceCollectionExtensions
     /// Kafka in and out: the endpoint (embedded broker when none is configured), the topics, the
     /// producer, the usage parser and the consumer that feeds the accounts.
     /// </summary>
-    public static IServiceCollection AddMeteringIngestion(this IServiceCollection services, IConfiguration configuration)
+    /// <param name="dataDir">The engine's data folder, where the embedded broker's starts are counted (<see cref="EmbeddedBrokerEpochs"/>).</param>
+    public static IServiceCollection AddMeteringIngestion(this IServiceCollection services, IConfiguration configuration, string dataDir)
     {
         var kafka = configuration.GetSection("Metering:Kafka").Get<KafkaOptions>() ?? new KafkaOptions();
         services.AddSingleton(kafka);
-        services.AddSingleton(_ => ResolveEndpoint(kafka));
+        services.AddSingleton(_ => ResolveEndpoint(kafka, dataDir));
         services.AddSingleton(MeterCatalogFrom(configuration));
         services.AddSingleton(UsageEventLimits.Default);
         services.AddSingleton<UsageEventParser>();
@@ -47,14 +48,16 @@ public static class IngestionServiceCollectionExtensions
             : MeterCatalog.Default;
     }
 
-    private static KafkaEndpoint ResolveEndpoint(KafkaOptions kafka)
+    private static KafkaEndpoint ResolveEndpoint(KafkaOptions kafka, string dataDir)
     {
         if (!string.IsNullOrWhiteSpace(kafka.BootstrapServers))
         {
+            EmbeddedBrokerEpochs.EnsureNeverUsed(dataDir);
             var partitions = KafkaTopics.EnsureAsync(kafka.BootstrapServers, kafka).GetAwaiter().GetResult();
             return new KafkaEndpoint(kafka.BootstrapServers, Embedded: false, partitions);
         }
+        var offsetBase = EmbeddedBrokerEpochs.NextOffsetBase(dataDir);
         var broker = EmbeddedKafkaBroker.StartForEngine(kafka);
-        return new KafkaEndpoint(broker.BootstrapServers, Embedded: true, kafka.UsagePartitions) { Broker = broker };
+        return new KafkaEndpoint(broker.BootstrapServers, Embedded: true, kafka.UsagePartitions) { Broker = broker, OffsetBase = offsetBase };
     }
 }

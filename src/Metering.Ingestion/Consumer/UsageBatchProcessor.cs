@@ -23,6 +23,7 @@ public sealed record BatchOutcome(int Consumed, int Accepted, int Duplicates, in
 /// </summary>
 public sealed class UsageBatchProcessor(
     IRequiredActor<AccountRegion> accounts,
+    KafkaEndpoint endpoint,
     UsageEventParser parser,
     MeteringProducer producer,
     KafkaOptions kafka,
@@ -52,8 +53,8 @@ public sealed class UsageBatchProcessor(
     public void Add(UsageBatch batch, ConsumeResult<string?, ArraySegment<byte>> result)
     {
         var message = result.Message;
-        var position = new KafkaPosition(result.Partition.Value, result.Offset.Value);
-        batch.Offsets.Add(position.Partition, position.Offset);
+        batch.Offsets.Add(result.Partition.Value, result.Offset.Value);
+        var position = new KafkaPosition(result.Partition.Value, endpoint.OffsetBase + result.Offset.Value);
         var outcome = message.Value.Array is null
             ? ParsedEvent.Reject("empty_value", "The record has no value.")
             : parser.Parse(message.Value, message.Key, position, batch.ReadAt);

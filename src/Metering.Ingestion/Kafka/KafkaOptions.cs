@@ -67,5 +67,8 @@ public sealed record KafkaEndpoint(string BootstrapServers, bool Embedded, int U
 {
     internal EmbeddedKafkaBroker? Broker { get; init; }
 
+    /// <summary>What the consumer adds to a record's offset for the accounts: 0 on Kafka, a range of this start's own with the embedded broker (<see cref="EmbeddedBrokerEpochs"/>).</summary>
+    public long OffsetBase { get; init; }
+
     public void Dispose() => Broker?.Dispose();
 }

@@ -130,7 +130,8 @@ public sealed class UsageBatchProcessorTests : TestKit, IDisposable
     private UsageBatchProcessor Processor(IActorRef region, int window, TimeSpan askTimeout)
     {
         var kafka = new KafkaOptions { MaxAccountsInFlight = window };
-        return new UsageBatchProcessor(new Region(region), new UsageEventParser(MeterCatalog.Default, UsageEventLimits.Default), _producer,
+        return new UsageBatchProcessor(new Region(region), new KafkaEndpoint(_broker.BootstrapServers, Embedded: true, UsagePartitions: 1),
+            new UsageEventParser(MeterCatalog.Default, UsageEventLimits.Default), _producer,
             kafka, new AccountsOptions { AskTimeout = askTimeout }, new IngestionMetrics(_meters), TimeProvider.System);
     }
 

@@ -1,0 +1,62 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Metering.Ingestion.Kafka;
+
+namespace Metering.Host.Tests;
+
+/// <summary>
+/// The README's first command (its own embedded broker, data in the data folder) keeps counting
+/// after a restart, though the new broker numbers records from offset 0 again.
+/// </summary>
+public sealed class EmbeddedBrokerRestartTests : IDisposable
+{
+    private readonly TempDir _data = new();
+
+    public void Dispose() => _data.Dispose();
+
+    [Fact]
+    public async Task Usage_accepted_after_a_restart_is_counted_though_the_new_broker_reuses_the_old_offsets()
+    {
+        using (var first = await EngineProcess.StartAsync("engine 1", _data.Path, new Dictionary<string, string>()))
+        {
+            await PostAsync(first, "before-1");
+            await PostAsync(first, "before-2");
+            await CallsCountedAsync(first, 2);
+        }
+        using var second = await EngineProcess.StartAsync("engine 2", _data.Path, new Dictionary<string, string>());
+        await PostAsync(second, "after-1");
+        await PostAsync(second, "after-2");
+        await PostAsync(second, "after-3");
+        await CallsCountedAsync(second, 5);
+    }
+
+    [Fact]
+    public void Each_start_takes_offsets_of_its_own_and_a_data_folder_that_used_them_refuses_a_Kafka_cluster()
+    {
+        EmbeddedBrokerEpochs.EnsureNeverUsed(_data.Path);
+        var first = EmbeddedBrokerEpochs.NextOffsetBase(_data.Path);
+        var second = EmbeddedBrokerEpochs.NextOffsetBase(_data.Path);
+        Assert.True(first > 0);
+        Assert.Equal(2 * first, second);
+        var refused = Assert.Throws<InvalidOperationException>(() => EmbeddedBrokerEpochs.EnsureNeverUsed(_data.Path));
+        Assert.Contains("Metering:DataDir", refused.Message);
+    }
+
+    private const string Account = "restart-acct";
+
+    private static async Task PostAsync(EngineProcess engine, string id)
+    {
+        var e = new Dictionary<string, object>
+        {
+            ["specversion"] = "1.0", ["id"] = id, ["source"] = "crm/dialer", ["type"] = "crm.call.completed",
+            ["subject"] = Account, ["data"] = new { quantity = 1, durationSeconds = 60 },
+        };
+        var response = await engine.Http.PostAsync("/api/v1/events", new StringContent(JsonSerializer.Serialize(e), Encoding.UTF8, "application/cloudevents+json"));
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+    }
+
+    private static Task CallsCountedAsync(EngineProcess engine, int calls) =>
+        Eventually.TrueAsync(async () => (await engine.Http.OverviewAsync(Account)).GetProperty("usage").GetProperty("call").GetInt64() == calls,
+            TimeSpan.FromSeconds(30), $"{engine.Name} did not count {calls} calls");
+}
