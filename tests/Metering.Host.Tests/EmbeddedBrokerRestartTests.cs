@@ -43,6 +43,16 @@ public sealed class EmbeddedBrokerRestartTests : IDisposable
         Assert.Contains("Metering:DataDir", refused.Message);
     }
 
+    [Fact]
+    public async Task An_engine_pointed_at_a_Kafka_cluster_with_a_data_folder_that_used_the_embedded_broker_does_not_start()
+    {
+        EmbeddedBrokerEpochs.NextOffsetBase(_data.Path);
+        // Nothing listens there: the engine refuses before it would look.
+        var refused = await Assert.ThrowsAsync<TimeoutException>(() => EngineProcess.StartAsync("engine", _data.Path,
+            new Dictionary<string, string> { ["Kafka:BootstrapServers"] = "127.0.0.1:9" }, readyWithin: TimeSpan.FromSeconds(15)));
+        Assert.Contains("Start with an empty data folder", refused.Message);
+    }
+
     private const string Account = "restart-acct";
 
     private static async Task PostAsync(EngineProcess engine, string id)
