@@ -1,6 +1,4 @@
 using System.Net;
-using System.Text;
-using System.Text.Json;
 using Metering.Ingestion.Kafka;
 
 namespace Metering.Host.Tests;
@@ -55,16 +53,12 @@ public sealed class EmbeddedBrokerRestartTests : IDisposable
 
     private const string Account = "restart-acct";
 
-    private static async Task PostAsync(EngineProcess engine, string id)
-    {
-        var e = new Dictionary<string, object>
+    private static Task PostAsync(EngineProcess engine, string id) =>
+        engine.Http.SendJsonAsync(HttpMethod.Post, "/api/v1/events", new Dictionary<string, object>
         {
             ["specversion"] = "1.0", ["id"] = id, ["source"] = "crm/dialer", ["type"] = "crm.call.completed",
             ["subject"] = Account, ["data"] = new { quantity = 1, durationSeconds = 60 },
-        };
-        var response = await engine.Http.PostAsync("/api/v1/events", new StringContent(JsonSerializer.Serialize(e), Encoding.UTF8, "application/cloudevents+json"));
-        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
-    }
+        }, HttpStatusCode.Accepted);
 
     private static Task CallsCountedAsync(EngineProcess engine, int calls) =>
         Eventually.TrueAsync(async () => (await engine.Http.OverviewAsync(Account)).GetProperty("usage").GetProperty("call").GetInt64() == calls,

@@ -54,7 +54,7 @@ public sealed class UsageBatchProcessor(
     {
         var message = result.Message;
         batch.Offsets.Add(result.Partition.Value, result.Offset.Value);
-        var position = new KafkaPosition(result.Partition.Value, endpoint.OffsetBase + result.Offset.Value);
+        var position = endpoint.PositionOf(result.Partition.Value, result.Offset.Value);
         var outcome = message.Value.Array is null
             ? ParsedEvent.Reject("empty_value", "The record has no value.")
             : parser.Parse(message.Value, message.Key, position, batch.ReadAt);

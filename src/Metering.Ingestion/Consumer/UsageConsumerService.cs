@@ -223,7 +223,7 @@ public sealed class UsageConsumerService(
     }
 
     /// <summary>The group's committed offsets this node knows, which the accounts take as done below (see <c>TakenOffsets</c>).</summary>
-    private KafkaPosition[] CommittedPositions() => _committed.Select(kv => new KafkaPosition(kv.Key, endpoint.OffsetBase + kv.Value)).ToArray();
+    private KafkaPosition[] CommittedPositions() => _committed.Select(kv => endpoint.PositionOf(kv.Key, kv.Value)).ToArray();
 
     private void Commit(IConsumer<string?, ArraySegment<byte>> consumer, BatchOffsets batch)
     {

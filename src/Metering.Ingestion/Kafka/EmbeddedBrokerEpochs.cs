@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 
 namespace Metering.Ingestion.Kafka;
 
@@ -33,7 +34,7 @@ public static class EmbeddedBrokerEpochs
         var written = path + ".new";
         using (var file = new FileStream(written, FileMode.Create, FileAccess.Write))
         {
-            file.Write(System.Text.Encoding.ASCII.GetBytes(epoch.ToString(CultureInfo.InvariantCulture)));
+            file.Write(Encoding.ASCII.GetBytes(epoch.ToString(CultureInfo.InvariantCulture)));
             file.Flush(flushToDisk: true);
         }
         File.Move(written, path, overwrite: true);

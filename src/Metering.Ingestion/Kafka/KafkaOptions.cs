@@ -1,3 +1,4 @@
+using Metering.Domain.Usage;
 namespace Metering.Ingestion.Kafka;
 
 /// <summary><c>Metering:Kafka:*</c>.</summary>
@@ -69,6 +70,9 @@ public sealed record KafkaEndpoint(string BootstrapServers, bool Embedded, int U
 
     /// <summary>What the consumer adds to a record's offset for the accounts: 0 on Kafka, a range of this start's own with the embedded broker (<see cref="EmbeddedBrokerEpochs"/>).</summary>
     public long OffsetBase { get; init; }
+
+    /// <summary>A broker offset as the accounts see it (records and committed watermarks alike); commits and dead letters keep the broker's own.</summary>
+    public KafkaPosition PositionOf(int partition, long offset) => new(partition, OffsetBase + offset);
 
     public void Dispose() => Broker?.Dispose();
 }
