@@ -37,6 +37,18 @@ public sealed class AccountActor : PersistentActor, IWithTimers
     /// <summary>Who waits for which purchase to finish (add-funds requests, retries included).</summary>
     private readonly Dictionary<string, List<IActorRef>> _fundsWaiters = new(StringComparer.Ordinal);
     private Account _account;
+    /// <summary>
+    /// Usage applied and answered as applied but not in the journal yet (<see cref="AccountsOptions.WriteBehind"/>),
+    /// with the answers owed once it is: the account runs ahead of its journal by at most that long.
+    /// </summary>
+    private readonly List<IAccountEvent> _unwritten = [];
+    private readonly List<(IActorRef To, UsageAccepted Answer, IDisposable? Span)> _owed = [];
+    /// <summary>Writes of applied usage in flight that let the account go on meanwhile.</summary>
+    private int _writingBehind;
+    /// <summary>A snapshot fell due while usage ran ahead of the journal: taken once the two match.</summary>
+    private bool _snapshotDue;
+    /// <summary>A stop waits in the stash for the writes behind in flight.</summary>
+    private bool _stopWaits;
     /// <summary>When this incarnation started, for the recovery time.</summary>
     private readonly long _startedAt = Stopwatch.GetTimestamp();
 
@@ -102,7 +114,7 @@ public sealed class AccountActor : PersistentActor, IWithTimers
                 return true;
             case NotificationSent m:
                 _sending.Remove(m.NotificationId);
-                Persist(new NotificationDelivered(m.NotificationId, m.Failure, Now), AfterPersist);
+                Write([new NotificationDelivered(m.NotificationId, m.Failure, Now)], AfterPersist);
                 return true;
             case NotificationUnsent m:
                 _log.Warning("Notification {0} could not be sent ({1}); trying again in {2}", m.NotificationId, m.Reason, NotificationRetry);
@@ -112,9 +124,24 @@ public sealed class AccountActor : PersistentActor, IWithTimers
                 _sending.Remove(m.NotificationId);
                 SendNotifications();
                 return true;
+            case WriteUnwrittenDue:
+                WriteUnwritten(behind: true);
+                return true;
             case StopAccount:
-                // After the commands that came before it, even those stashed while a write was in flight.
-                Context.Stop(Self);
+                // After the commands that came before it, even those stashed while a write was in flight;
+                // usage still ahead of the journal is written first, and the stop comes back after it.
+                if (_writingBehind > 0)
+                {
+                    _stopWaits = true;
+                    Stash.Stash();
+                }
+                else if (_unwritten.Count > 0)
+                {
+                    WriteUnwritten(behind: false);
+                    Self.Tell(StopAccount.Instance);
+                }
+                else
+                    Context.Stop(Self);
                 return true;
             case SaveSnapshotSuccess s:
                 DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1));
@@ -156,7 +183,11 @@ public sealed class AccountActor : PersistentActor, IWithTimers
                 var span = AccountTelemetry.StartPersist(m);
                 var decision = _account.Decide(new RecordUsage(m.Records, Now, m.Committed));
                 var o = decision.Outcome;
-                PersistThenReply(decision.Events, new UsageAccepted(m.AccountId, o.Accepted, o.Duplicates, o.Redelivered), Sender, span);
+                var accepted = new UsageAccepted(m.AccountId, o.Accepted, o.Duplicates, o.Redelivered);
+                if (_options.WriteBehind > TimeSpan.Zero && decision.Events is [UsageRecorded usage])
+                    ApplyAhead(usage, accepted, span);
+                else
+                    PersistThenReply(decision.Events, accepted, Sender, span);
                 return true;
             case SubscribeAccount m:
                 Execute(_account.Decide(new Subscribe(m.Plan, m.Team, Now)));
@@ -215,6 +246,9 @@ public sealed class AccountActor : PersistentActor, IWithTimers
 
     protected override void PostStop()
     {
+        // Stopped or failed with usage not written: its batches are never answered as durable, so
+        // the consumer reads them again from its committed offsets.
+        foreach (var (_, _, span) in _owed) span?.Dispose();
         _telemetry.Passivated();
         base.PostStop();
     }
@@ -278,11 +312,91 @@ public sealed class AccountActor : PersistentActor, IWithTimers
     private void PersistAllThen(IReadOnlyList<IAccountEvent> events, Action then)
     {
         var left = events.Count;
-        PersistAll(events, e =>
+        Write(events, e =>
         {
             AfterPersist(e);
             if (--left == 0) then();
         });
+    }
+
+    /// <summary>
+    /// Every write of the account goes through here: usage applied ahead of the journal is written
+    /// first, so the journal keeps the order in which the account changed and anything with an effect
+    /// outside (a charge, a notification, an answer) is durable after the usage that led to it.
+    /// </summary>
+    private void Write(IReadOnlyList<IAccountEvent> events, Action<IAccountEvent> handler)
+    {
+        WriteUnwritten(behind: false);
+        PersistAll(events, handler);
+    }
+
+    /// <summary>
+    /// Write-behind: applies a usage batch now and answers that it is applied (the balance reflects it);
+    /// the journal write, and the answer that lets the consumer commit its offsets, follow within
+    /// <see cref="AccountsOptions.WriteBehind"/>. A crash before then loses only what Kafka still holds
+    /// uncommitted, which is read again in the same order. A batch that raised a notification is
+    /// written at once, since the notification goes out only once the usage behind it is durable.
+    /// </summary>
+    private void ApplyAhead(UsageRecorded usage, UsageAccepted accepted, IDisposable? span)
+    {
+        var notifications = _account.Notifications.Count;
+        _account.Apply(usage);
+        _unwritten.Add(usage);
+        _owed.Add((Sender, accepted with { Deferred = true }, span));
+        Sender.Tell(new UsageApplied(accepted.AccountId));
+        if (_account.Notifications.Count != notifications)
+            WriteUnwritten(behind: false);
+        else if (!Timers.IsTimerActive(WriteBehindTimer))
+            // Somewhere in the second half of the interval: accounts that started together would
+            // otherwise all write together, every interval, and stall the journal in waves.
+            Timers.StartSingleTimer(WriteBehindTimer, WriteUnwrittenDue.Instance, _options.WriteBehind * (0.5 + Random.Shared.NextDouble() / 2));
+    }
+
+    /// <summary>
+    /// Writes the usage applied ahead of the journal, then pays the answers owed for it. Behind: the
+    /// account goes on applying usage meanwhile (Akka keeps the order of writes); otherwise messages
+    /// wait for the write, as before a command's own write.
+    /// </summary>
+    private void WriteUnwritten(bool behind)
+    {
+        if (_unwritten.Count == 0) return;
+        Timers.Cancel(WriteBehindTimer);
+        var events = _unwritten.ToArray();
+        var owed = _owed.ToArray();
+        _unwritten.Clear();
+        _owed.Clear();
+        var left = events.Length;
+        Action<IAccountEvent> written = _ =>
+        {
+            if (--left > 0) return;
+            foreach (var (to, answer, span) in owed)
+            {
+                to.Tell(answer);
+                span?.Dispose();
+            }
+            SendNotifications();
+            if (behind) _writingBehind--;
+            _snapshotDue |= LastSequenceNr / _options.SnapshotEvery != (LastSequenceNr - events.Length) / _options.SnapshotEvery;
+            // Every event is applied before it is written, so the state matches the journal only when
+            // nothing newer is applied and unwritten or still being written.
+            if (_snapshotDue && _unwritten.Count == 0 && _writingBehind == 0)
+            {
+                _snapshotDue = false;
+                SaveSnapshot(_account.ToSnapshot());
+            }
+            if (_stopWaits && _writingBehind == 0)
+            {
+                _stopWaits = false;
+                Stash.UnstashAll();
+            }
+        };
+        if (behind)
+        {
+            _writingBehind++;
+            PersistAllAsync(events, written);
+        }
+        else
+            PersistAll(events, written);
     }
 
     private void AfterPersist(IAccountEvent e)
@@ -323,7 +437,7 @@ public sealed class AccountActor : PersistentActor, IWithTimers
         if (!_fundsWaiters.TryGetValue(purchaseId, out var waiters))
             _fundsWaiters[purchaseId] = waiters = [];
         waiters.Add(Sender);
-        if (decision.Events.Count > 0) PersistAll(decision.Events, AfterPersist);
+        if (decision.Events.Count > 0) Write(decision.Events, AfterPersist);
     }
 
     private void NotifyFundsWaiters(Purchase purchase)
@@ -345,7 +459,7 @@ public sealed class AccountActor : PersistentActor, IWithTimers
     {
         var r = m.Result;
         var decision = _account.Decide(new RecordPaymentResult(m.PurchaseId, r.Succeeded, r.ChargeId, r.FailureCode, r.FailureMessage, Now));
-        if (decision.Events.Count > 0) PersistAll(decision.Events, AfterPersist);
+        if (decision.Events.Count > 0) Write(decision.Events, AfterPersist);
     }
 
     private void ScheduleRechargeRetry()
@@ -390,7 +504,7 @@ public sealed class AccountActor : PersistentActor, IWithTimers
     private void ScheduleClock()
     {
         var decision = _account.Decide(new AdvanceClock(Now));
-        if (decision.Events.Count > 0) PersistAll(decision.Events, AfterPersist);
+        if (decision.Events.Count > 0) Write(decision.Events, AfterPersist);
         if (_account.NextDueAt is { } due)
             Timers.StartSingleTimer("clock", ClockDue.Instance, Max(Min(due - Now, MaxTimer), TimeSpan.FromMilliseconds(10)));
     }
@@ -431,6 +545,13 @@ public sealed class AccountActor : PersistentActor, IWithTimers
     private sealed record NotificationSent(string NotificationId, string? Failure) : INoSerializationVerificationNeeded;
     private sealed record NotificationUnsent(string NotificationId, string Reason) : INoSerializationVerificationNeeded;
     private sealed record ResendNotification(string NotificationId) : INoSerializationVerificationNeeded;
+
+    private const string WriteBehindTimer = "write-behind";
+
+    private sealed class WriteUnwrittenDue : INoSerializationVerificationNeeded
+    {
+        public static readonly WriteUnwrittenDue Instance = new();
+    }
 
     private sealed class ClockDue : INoSerializationVerificationNeeded
     {

@@ -31,6 +31,16 @@ public sealed class AccountsOptions
     /// <summary>How often the due-date schedule looks for accounts to wake.</summary>
     public TimeSpan ScheduleTick { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long an account may run ahead of its journal with usage. Zero (the default): each consumed
+    /// batch is written before the account answers. Above zero: the account applies a batch and answers
+    /// at once that its balance reflects it, and writes what it applied within this long, in one
+    /// write; the consumer commits its offsets only after that write, so a crash loses nothing Kafka
+    /// does not still hold, and anything with an effect outside (a charge, a notification, an answer to
+    /// a command) is written after the usage still unwritten (docs/architecture.md).
+    /// </summary>
+    public TimeSpan WriteBehind { get; set; } = TimeSpan.Zero;
+
     /// <summary>How long a caller waits for an account to persist and answer.</summary>
     public TimeSpan AskTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }

@@ -49,8 +49,8 @@ public sealed class AccountActorTests : TestKit
 
     private readonly AccountTelemetry _telemetry = new(new TestMeters());
 
-    private IActorRef Start(string id, int snapshotEvery = 100, IPaymentGateway? gateway = null) =>
-        Sys.ActorOf(AccountActor.GetProps(id, new AccountsOptions { SnapshotEvery = snapshotEvery, RechargeRetryBackoff = TimeSpan.FromMilliseconds(100) },
+    private IActorRef Start(string id, int snapshotEvery = 100, IPaymentGateway? gateway = null, TimeSpan writeBehind = default) =>
+        Sys.ActorOf(AccountActor.GetProps(id, new AccountsOptions { SnapshotEvery = snapshotEvery, RechargeRetryBackoff = TimeSpan.FromMilliseconds(100), WriteBehind = writeBehind },
             new AccountServices(_time, gateway ?? _gateway, new NoChannels(), _telemetry), CreateTestProbe().Ref));
 
     /// <summary>An account that chose no notification channels: notifications are only listed.</summary>
@@ -165,6 +165,88 @@ public sealed class AccountActorTests : TestKit
         // The recovered watermark and dedupe memory still hold.
         again.Tell(new RecordAccountUsage("a3", [Usage("e4", "email", 5, 0, 4), Usage("e0", "email", 1, 0, 5)]), TestActor);
         ExpectMsg(new UsageAccepted("a3", 0, 1, 1));
+    }
+
+    [Fact]
+    public void Under_write_behind_usage_is_applied_at_once_and_answered_as_durable_once_written()
+    {
+        var account = Start("w1", snapshotEvery: 2, writeBehind: TimeSpan.FromMilliseconds(200));
+        for (var i = 0; i < 5; i++)
+        {
+            account.Tell(new RecordAccountUsage("w1", [Usage($"e{i}", "email", i + 1, 0, i)]), TestActor);
+            ExpectMsg(new UsageApplied("w1"));
+        }
+        // The balance reflects every batch before any of them is durable.
+        Assert.Equal(15m, Overview(account, "w1").Usage["email"]);
+        for (var i = 0; i < 5; i++) ExpectMsg(new UsageAccepted("w1", 1, 0, 0, Deferred: true));
+
+        // A second round after the snapshots the first write crossed: a snapshot holds only what the journal does.
+        for (var i = 5; i < 7; i++)
+        {
+            account.Tell(new RecordAccountUsage("w1", [Usage($"e{i}", "email", 1, 0, i)]), TestActor);
+            ExpectMsg(new UsageApplied("w1"));
+        }
+        for (var i = 5; i < 7; i++) ExpectMsg(new UsageAccepted("w1", 1, 0, 0, Deferred: true));
+        Watch(account);
+        Sys.Stop(account);
+        ExpectTerminated(account);
+
+        var again = Start("w1", snapshotEvery: 2, writeBehind: TimeSpan.FromMilliseconds(200));
+        var overview = Overview(again, "w1");
+        Assert.Equal(17m, overview.Usage["email"]);
+        Assert.Equal(7, overview.EventsProcessed);
+    }
+
+    [Fact]
+    public void Usage_not_written_yet_dies_with_its_account_unanswered_and_is_counted_once_when_read_again()
+    {
+        var account = Start("w2", writeBehind: TimeSpan.FromHours(1));
+        var batch = new RecordAccountUsage("w2", [Usage("e1", "lead", 2, 0, 7)]);
+        account.Tell(batch, TestActor);
+        ExpectMsg(new UsageApplied("w2"));
+        Assert.Equal(2m, Overview(account, "w2").Usage["lead"]);
+        // A crash, not a hand-off: what was not written is gone, and no answer claims it durable.
+        Watch(account);
+        Sys.Stop(account);
+        ExpectTerminated(account);
+        ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+
+        // The consumer, never told it was durable, reads the batch again from its committed offsets.
+        var again = Start("w2", writeBehind: TimeSpan.FromHours(1));
+        Assert.Equal(0, Overview(again, "w2").EventsProcessed);
+        again.Tell(batch, TestActor);
+        ExpectMsg(new UsageApplied("w2"));
+        again.Tell(StopAccount.Instance, TestActor);
+        ExpectMsg(new UsageAccepted("w2", 1, 0, 0, Deferred: true));
+        Assert.Equal(1, Overview(Start("w2"), "w2").EventsProcessed);
+    }
+
+    [Fact]
+    public void Under_write_behind_a_hand_off_and_a_command_write_the_usage_applied_before_them_first()
+    {
+        var account = Start("w3", writeBehind: TimeSpan.FromHours(1));
+        account.Tell(new RecordAccountUsage("w3", [Usage("c1", "call", 3, 0, 0)]), TestActor);
+        ExpectMsg(new UsageApplied("w3"));
+        // The plan's answer comes after the usage before it is durable, and the journal holds both in that order.
+        account.Tell(new SubscribeAccount("w3", PerCall, null), TestActor);
+        ExpectMsg(new UsageAccepted("w3", 1, 0, 0, Deferred: true));
+        Assert.Null(ExpectMsg<AccountCommandResult>().Outcome.Refusal);
+
+        account.Tell(new RecordAccountUsage("w3", [Usage("c2", "call", 2, 0, 1)]), TestActor);
+        ExpectMsg(new UsageApplied("w3"));
+        // Only the calls after the plan were rated: a journal with the plan first would owe all five.
+        var live = Overview(account, "w3");
+        Assert.True(live.PendingBalance > 0m);
+        Watch(account);
+        account.Tell(StopAccount.Instance, TestActor);
+        ExpectMsg(new UsageAccepted("w3", 1, 0, 0, Deferred: true));
+        ExpectTerminated(account);
+
+        var overview = Overview(Start("w3"), "w3");
+        Assert.Equal(5m, overview.Usage["call"]);
+        Assert.Equal(2, overview.EventsProcessed);
+        Assert.Equal(live.PendingBalance, overview.PendingBalance);
+        Assert.Equal(live.Balance, overview.Balance);
     }
 
     private PaymentCard Tokenize(string number)

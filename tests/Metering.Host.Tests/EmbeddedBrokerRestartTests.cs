@@ -30,6 +30,23 @@ public sealed class EmbeddedBrokerRestartTests : IDisposable
     }
 
     [Fact]
+    public async Task Usage_applied_ahead_of_the_journal_is_written_when_the_engine_stops()
+    {
+        // Accounts may write ten minutes behind, and the consumer waits only a second on a stop: the
+        // accounts themselves write what they applied as the stop hands them off.
+        var settings = new Dictionary<string, string> { ["Accounts:WriteBehind"] = "00:10:00", ["Kafka:DrainTimeout"] = "00:00:01" };
+        using (var first = await EngineProcess.StartAsync("engine 1", _data.Path, settings))
+        {
+            await PostAsync(first, "ahead-1");
+            await PostAsync(first, "ahead-2");
+            await CallsCountedAsync(first, 2);
+            Assert.Equal(0, await first.TerminateAsync(TimeSpan.FromSeconds(60)));
+        }
+        using var second = await EngineProcess.StartAsync("engine 2", _data.Path, settings);
+        await CallsCountedAsync(second, 2);
+    }
+
+    [Fact]
     public void Each_start_takes_offsets_of_its_own_and_a_data_folder_that_used_them_refuses_a_Kafka_cluster()
     {
         EmbeddedBrokerEpochs.EnsureNeverUsed(_data.Path);

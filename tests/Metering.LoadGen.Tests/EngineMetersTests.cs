@@ -63,11 +63,11 @@ public sealed class EngineMetersTests
         var metrics = new IngestionMetrics(services.GetRequiredService<IMeterFactory>());
         var ms = (int[] values) => values.Select(v => TimeSpan.FromMilliseconds(v));
 
-        metrics.Persisted(TimeSpan.FromMilliseconds(5), ms([1_000])); // before the phase: not counted
+        metrics.Applied(ms([1_000])); // before the phase: not counted
         meters.StartLatency();
-        metrics.Persisted(TimeSpan.FromMilliseconds(5), ms([10, 20, 30]));
+        metrics.Applied(ms([10, 20, 30]));
         Thread.Sleep(1_100);
-        metrics.Persisted(TimeSpan.FromMilliseconds(5), ms([200, 400]));
+        metrics.Applied(ms([200, 400]));
 
         Assert.Equal([400.0], meters.LatencyQuantilesMs(0.99).Select(v => Math.Round(v)));
         Assert.Equal([30.0, 400.0], meters.LatencyBySecondMs(0.99).Select(v => Math.Round(v)));

@@ -23,7 +23,14 @@ public interface IAccountMessage : IWithAccountId;
 public sealed record RecordAccountUsage(string AccountId, IReadOnlyList<UsageRecord> Records, string? TraceParent = null, IReadOnlyList<KafkaPosition>? Committed = null) : IAccountMessage;
 
 /// <summary>Answer to <see cref="RecordAccountUsage"/>: the batch is durable (or was all redelivery).</summary>
-public sealed record UsageAccepted(string AccountId, int Accepted, int Duplicates, int Redelivered) : IAccountMessage;
+/// <param name="Deferred">A <see cref="UsageApplied"/> for the batch came first (write-behind).</param>
+public sealed record UsageAccepted(string AccountId, int Accepted, int Duplicates, int Redelivered, bool Deferred = false) : IAccountMessage;
+
+/// <summary>
+/// First answer to <see cref="RecordAccountUsage"/> under write-behind (<see cref="AccountsOptions.WriteBehind"/>): the
+/// account applied the batch, so its balance reflects it; <see cref="UsageAccepted"/> follows once it is durable.
+/// </summary>
+public sealed record UsageApplied(string AccountId) : IAccountMessage;
 
 // Billing commands, answered with AccountCommandResult once persisted
 

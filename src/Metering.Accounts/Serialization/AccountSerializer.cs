@@ -19,6 +19,7 @@ public sealed class AccountSerializer(ExtendedActorSystem system) : VersionedJso
         ["account-snapshot.v2"] = typeof(AccountSnapshot),
         ["record-usage.v1"] = typeof(RecordAccountUsage),
         ["usage-accepted.v1"] = typeof(UsageAccepted),
+        ["usage-applied.v1"] = typeof(UsageApplied),
         ["get-overview.v1"] = typeof(GetAccountOverview),
         ["overview.v1"] = typeof(AccountOverview),
         ["subscribed.v1"] = typeof(Subscribed),

@@ -15,7 +15,9 @@ public readonly record struct AnswerTotals(int Accepted, int Duplicates, int Red
 /// garbage collection (docs/benchmarks.md, session 20). Registered as a temporary actor, as an ask's
 /// is, so an account on another node can answer too.
 /// <para>
-/// Each answer frees one place of the shared window. The batch fails when no account has been asked
+/// An account answers <see cref="UsageAccepted"/> once its part is durable, after a <see cref="UsageApplied"/> when
+/// it writes behind. Each account's first answer frees its place of the shared window and counts it
+/// as applied; the batch is done when every account's part is durable. The batch fails when no account has been asked
 /// or has answered for the ask timeout while some still owe an answer, or when the consumer stops;
 /// the places of the accounts that never answered are then freed at once, and late answers ignored.
 /// </para>
@@ -25,14 +27,15 @@ internal sealed class AccountAnswers : MinimalActorRef
     private readonly SemaphoreSlim _window;
     private readonly TimeSpan _timeout;
     private readonly TaskCompletionSource<AnswerTotals> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _applied = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _failed = new();
     /// <summary>The open span of each account asked and not answered yet, when the batch is traced.</summary>
     private readonly Dictionary<string, Activity>? _spans;
     private readonly Lock _gate = new();
     private readonly Timer _watch;
     private readonly CancellationTokenRegistration _stopping;
-    private int _asked, _answered, _accepted, _duplicates, _redelivered;
-    private bool _allAsked, _finished;
+    private int _asked, _appliedCount, _answered, _accepted, _duplicates, _redelivered;
+    private bool _allAsked, _allApplied, _finished;
     private long _lastProgress = Environment.TickCount64;
 
     public AccountAnswers(IActorRefProvider provider, SemaphoreSlim window, TimeSpan timeout, bool traced, CancellationToken ct)
@@ -57,8 +60,11 @@ internal sealed class AccountAnswers : MinimalActorRef
     /// <summary>Waits for a place in the shared window for the next account; cancelled once the batch failed.</summary>
     public Task PlaceAsync() => _window.WaitAsync(_failed.Token);
 
-    /// <summary>The sums once every account answered; an <see cref="AskTimeoutException"/> or a cancellation otherwise.</summary>
+    /// <summary>The sums once every account's part is durable; an <see cref="AskTimeoutException"/> or a cancellation otherwise.</summary>
     public Task<AnswerTotals> Task => _done.Task;
+
+    /// <summary>Done once every account applied its part (its balance reflects it); fails as <see cref="Task"/> does.</summary>
+    public Task Applied => _applied.Task;
 
     /// <summary>
     /// Counts an account as asked, in the place <see cref="PlaceAsync"/> gave it (before it is told: its
@@ -95,33 +101,43 @@ internal sealed class AccountAnswers : MinimalActorRef
     /// <summary>No more accounts will be asked: the batch is done when the last of those asked answers.</summary>
     public void AllAsked()
     {
-        bool done;
+        bool applied, done;
         lock (_gate)
         {
             _allAsked = true;
+            applied = AllApplied();
             done = Finishing();
         }
+        if (applied) _applied.TrySetResult();
         if (done) Succeed();
     }
 
     protected override void TellInternal(object message, IActorRef sender)
     {
-        if (message is not UsageAccepted answer) return;
+        var answer = message as UsageAccepted;
+        if (answer is null && message is not UsageApplied) return;
         Activity? span = null;
-        bool done;
+        bool applied, done;
         lock (_gate)
         {
             if (_finished) return; // the batch failed already and freed this account's place
-            _answered++;
-            _accepted += answer.Accepted;
-            _duplicates += answer.Duplicates;
-            _redelivered += answer.Redelivered;
             _lastProgress = Environment.TickCount64;
-            _spans?.Remove(answer.AccountId, out span);
+            if (answer is null || !answer.Deferred) _appliedCount++;
+            if (answer is not null)
+            {
+                _answered++;
+                _accepted += answer.Accepted;
+                _duplicates += answer.Duplicates;
+                _redelivered += answer.Redelivered;
+                _spans?.Remove(answer.AccountId, out span);
+            }
+            applied = AllApplied();
             done = Finishing();
         }
-        _window.Release();
+        // The account's first answer frees its place: a part written behind holds none while it waits.
+        if (answer is null || !answer.Deferred) _window.Release();
         span?.Dispose();
+        if (applied) _applied.TrySetResult();
         if (done) Succeed();
     }
 
@@ -131,6 +147,14 @@ internal sealed class AccountAnswers : MinimalActorRef
         lock (_gate)
             owing = !_finished && Environment.TickCount64 - _lastProgress >= _timeout.TotalMilliseconds ? _asked - _answered : 0;
         if (owing > 0) Fail(new AskTimeoutException($"{owing} accounts did not answer within {_timeout}"));
+    }
+
+    /// <summary>Under the lock: whether every account asked has now applied its part, told once.</summary>
+    private bool AllApplied()
+    {
+        if (_allApplied || _finished || !_allAsked || _appliedCount != _asked) return false;
+        _allApplied = true;
+        return true;
     }
 
     /// <summary>Under the lock: whether every account asked has answered, and if so the batch is now finished.</summary>
@@ -156,7 +180,7 @@ internal sealed class AccountAnswers : MinimalActorRef
         {
             if (_finished) return;
             _finished = true;
-            owing = _asked - _answered;
+            owing = _asked - _appliedCount; // the places still held
             open = _spans is { Count: > 0 } ? [.. _spans.Values] : [];
             _spans?.Clear();
         }
@@ -168,8 +192,16 @@ internal sealed class AccountAnswers : MinimalActorRef
             span.Failed(failure);
             span.Dispose();
         }
-        if (failure is OperationCanceledException cancelled) _done.TrySetCanceled(cancelled.CancellationToken);
-        else _done.TrySetException(failure);
+        if (failure is OperationCanceledException cancelled)
+        {
+            _applied.TrySetCanceled(cancelled.CancellationToken);
+            _done.TrySetCanceled(cancelled.CancellationToken);
+        }
+        else
+        {
+            _applied.TrySetException(failure);
+            _done.TrySetException(failure);
+        }
     }
 
     private void Release()

@@ -44,7 +44,7 @@ public sealed class IngestionMetrics : IDisposable
         _persistDuration = _meter.CreateHistogram("metering.batch.persist.duration", unit: "s",
             description: "From a batch's first record read (its collection window included) to every account of it persisted and every dead letter acknowledged", advice: LatencyBuckets);
         _eventLatency = _meter.CreateHistogram("metering.events.latency", unit: "s",
-            description: "From the record's Kafka timestamp (ingest) to its account persisted: how old the balance is", advice: LatencyBuckets);
+            description: "From the record's Kafka timestamp (ingest) to its account's balance reflecting it (persisted too, unless Metering:Accounts:WriteBehind lets accounts write behind): how old the balance is", advice: LatencyBuckets);
         _meter.CreateObservableGauge("metering.consumer.lag", ObserveLag, unit: "{record}",
             description: "Records on an assigned usage partition not yet read by this node (high watermark minus position)");
     }
@@ -66,11 +66,13 @@ public sealed class IngestionMetrics : IDisposable
 
     public void DeadLettered(string reason) => _deadLettered.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
-    public void Persisted(TimeSpan sinceCollected, IEnumerable<TimeSpan> sinceIngested)
+    /// <summary>A batch's accounts applied it: how old each record was when its balance reflected it.</summary>
+    public void Applied(IEnumerable<TimeSpan> sinceIngested)
     {
-        _persistDuration.Record(sinceCollected.TotalSeconds);
         foreach (var latency in sinceIngested) _eventLatency.Record(latency.TotalSeconds);
     }
+
+    public void Persisted(TimeSpan sinceCollected) => _persistDuration.Record(sinceCollected.TotalSeconds);
 
     /// <summary>Samples lag from the consumer's own fetch state (no broker round trip); called on the consumer thread.</summary>
     /// <returns>The lag over the partitions whose lag is known.</returns>

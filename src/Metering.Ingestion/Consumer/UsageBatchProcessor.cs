@@ -15,6 +15,11 @@ namespace Metering.Ingestion.Consumer;
 /// <summary>What one consumed batch came to.</summary>
 public sealed record BatchOutcome(int Consumed, int Accepted, int Duplicates, int Redelivered, int DeadLettered, int Accounts);
 
+/// <summary>A batch handed to the accounts.</summary>
+/// <param name="Applied">Done once every account applied its part: their balances reflect it.</param>
+/// <param name="Done">Done once every part is durable and every dead letter sent: the batch's offsets may be committed.</param>
+public sealed record BatchWork(Task Applied, Task<BatchOutcome> Done);
+
 /// <summary>
 /// Turns one consumed batch, parsed as it was read, into at most one command per account and waits
 /// until every account has persisted it and every invalid record is on the dead-letter topic. Only
@@ -78,16 +83,17 @@ public sealed class UsageBatchProcessor(
         }
     }
 
-    /// <summary>Records the batch's usage in its accounts; done once every account persisted its part and every dead letter is sent.</summary>
+    /// <summary>Records the batch's usage in its accounts.</summary>
     /// <param name="committed">The group's committed offsets when the batch was read: the accounts take everything below them as done.</param>
-    public Task<BatchOutcome> ProcessAsync(UsageBatch batch, IReadOnlyList<KafkaPosition> committed)
+    public BatchWork ProcessAsync(UsageBatch batch, IReadOnlyList<KafkaPosition> committed)
     {
         metrics.Consumed(batch.Count);
         var caller = Activity.Current;
         var span = batch.Traced ? IngestionTracing.StartBatch(batch.Producers, batch.Count, kafka.UsageTopic, batch.ReadAt) : null;
+        var applied = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         try
         {
-            return RecordAsync(span, batch, committed);
+            return new BatchWork(applied.Task, RecordAsync(span, batch, committed, applied));
         }
         finally
         {
@@ -96,7 +102,7 @@ public sealed class UsageBatchProcessor(
         }
     }
 
-    private async Task<BatchOutcome> RecordAsync(Activity? span, UsageBatch batch, IReadOnlyList<KafkaPosition> committed)
+    private async Task<BatchOutcome> RecordAsync(Activity? span, UsageBatch batch, IReadOnlyList<KafkaPosition> committed, TaskCompletionSource applied)
     {
         var ct = batch.Cancellation;
         using var _ = span;
@@ -104,31 +110,44 @@ public sealed class UsageBatchProcessor(
         {
             return await span.Traced(async () =>
             {
-                var region = await accounts.GetAsync(ct);
-                var answers = AskAllAsync(region, batch, committed, ct);
-                await Task.WhenAll(batch.DeadLetters.Append(answers));
-                var persistedAt = time.GetUtcNow().UtcDateTime;
-                metrics.Persisted(time.GetElapsedTime(batch.Collected), batch.IngestedAt.Select(t => persistedAt - t));
+                var accountCount = batch.ByAccount.Count;
+                AccountAnswers answers;
+                try
+                {
+                    var region = await accounts.GetAsync(ct);
+                    answers = await AskAllAsync(region, batch, committed, ct);
+                }
+                finally
+                {
+                    // Every account was told by now (or none will be): the table is free for a later batch.
+                    batch.ByAccount.Clear();
+                    _tables.Enqueue(batch.ByAccount);
+                }
+                await answers.Applied;
+                var appliedAt = time.GetUtcNow().UtcDateTime;
+                metrics.Applied(batch.IngestedAt.Select(t => appliedAt - t));
+                applied.TrySetResult();
 
-                var (accepted, duplicates, redelivered) = answers.Result;
+                await Task.WhenAll(batch.DeadLetters.Append(answers.Task));
+                metrics.Persisted(time.GetElapsedTime(batch.Collected));
+                var (accepted, duplicates, redelivered) = answers.Task.Result;
                 metrics.Recorded(accepted, duplicates, redelivered);
-                return new BatchOutcome(batch.Count, accepted, duplicates, redelivered, batch.DeadLetters.Count, batch.ByAccount.Count);
+                return new BatchOutcome(batch.Count, accepted, duplicates, redelivered, batch.DeadLetters.Count, accountCount);
             });
         }
-        finally
+        catch (Exception e)
         {
-            // Every account was told by now (or none will be): the table is free for a later batch.
-            batch.ByAccount.Clear();
-            _tables.Enqueue(batch.ByAccount);
+            applied.TrySetException(e);
+            throw;
         }
     }
 
     /// <summary>
     /// Tells every account of the batch its part, at most <see cref="KafkaOptions.MaxAccountsInFlight"/>
-    /// unanswered at a time, all answering to one <see cref="AccountAnswers"/>; after a failure it
-    /// tells no more (the batch is retried anyway).
+    /// not applied at a time, all answering to one <see cref="AccountAnswers"/>; after a failure it
+    /// tells no more (the batch is retried anyway). Done once every account was told.
     /// </summary>
-    private async Task<AnswerTotals> AskAllAsync(IActorRef region, UsageBatch batch, IReadOnlyList<KafkaPosition> committed, CancellationToken ct)
+    private async Task<AccountAnswers> AskAllAsync(IActorRef region, UsageBatch batch, IReadOnlyList<KafkaPosition> committed, CancellationToken ct)
     {
         var answers = new AccountAnswers(((IInternalActorRef)region).Provider, _window, accountsOptions.AskTimeout, batch.Traced, ct);
         try
@@ -150,7 +169,7 @@ public sealed class UsageBatchProcessor(
             answers.Fail(e); // gives back the places of those told and stops its watch
             throw;
         }
-        return await answers.Task;
+        return answers;
     }
 
     private static Headers DeadLetterHeaders(ConsumeResult<string?, ArraySegment<byte>> result, string topic, Rejection rejection)

@@ -24,6 +24,10 @@ public sealed class UsageConsumerService(
     private static readonly TimeSpan PollTimeout = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan BrokerQueryTimeout = TimeSpan.FromSeconds(10);
     private const int RetriesBeforeError = 3;
+    // Batches applied and waiting for their accounts to write behind (Metering:Accounts:WriteBehind)
+    // stay in the pipeline until then. Records in it, in batches of the largest size: bounds the usage
+    // the accounts hold unwritten when their writes fall behind.
+    private const int MaxUncommittedBatchSizes = 4;
 
     // Touched on the consumer thread only (Consume, and the rebalance handlers it runs).
     private readonly RetentionGaps _gaps = new();
@@ -133,25 +137,36 @@ public sealed class UsageConsumerService(
     }
 
     /// <summary>A batch handed to the processor and not committed yet.</summary>
-    private sealed record BatchInFlight(BatchOffsets Batch, Task<BatchOutcome> Work);
+    private sealed record BatchInFlight(BatchOffsets Batch, BatchWork Work)
+    {
+        public bool Applying => !Work.Applied.IsCompleted;
+    }
 
     /// <summary>The oldest batch in flight that failed, the batches read after it, and why.</summary>
     private sealed record BatchFailure(BatchOffsets Batch, List<BatchOffsets> Later, Exception Error);
 
     /// <summary>
-    /// Commits the finished batches at the head of the pipeline, waiting for the head while
-    /// <paramref name="keep"/> or more are in flight. Offsets are committed in the order the batches
-    /// were read, never past a batch not persisted: after a failed one the rest only finish (they are
-    /// read again with it) and the pipeline is empty.
+    /// Commits the finished batches at the head of the pipeline; returns once fewer than
+    /// <paramref name="keep"/> are still being applied (and the pipeline has room), waiting for them
+    /// as needed, or with <paramref name="keep"/> 0 once the pipeline is empty. Offsets are committed
+    /// in the order the batches were read, never past a batch not durable: after a failed one the rest
+    /// only finish (they are read again with it) and the pipeline is empty.
     /// </summary>
     private BatchFailure? Settle(IConsumer<string?, ArraySegment<byte>> consumer, Queue<BatchInFlight> pipeline, int keep)
     {
-        while (pipeline.TryPeek(out var head) && (head.Work.IsCompleted || pipeline.Count >= keep))
+        while (pipeline.TryPeek(out var head))
         {
+            if (!head.Work.Done.IsCompleted && keep > 0 && pipeline.Sum(b => (long)b.Batch.Count) < (long)MaxUncommittedBatchSizes * options.MaxBatchSize)
+            {
+                var applying = pipeline.Where(b => b.Applying).Select(b => b.Work.Applied).ToArray();
+                if (applying.Length < keep) return null;
+                Task.WaitAny(applying);
+                continue;
+            }
             pipeline.Dequeue();
             try
             {
-                var outcome = head.Work.GetAwaiter().GetResult();
+                var outcome = head.Work.Done.GetAwaiter().GetResult();
                 Commit(consumer, head.Batch);
                 status.Committed();
                 _failures = 0;
@@ -163,7 +178,7 @@ public sealed class UsageConsumerService(
                 pipeline.Clear();
                 foreach (var rest in later)
                 {
-                    try { rest.Work.GetAwaiter().GetResult(); }
+                    try { rest.Work.Done.GetAwaiter().GetResult(); }
                     catch (Exception) { /* read again after the failed batch, whatever became of it */ }
                 }
                 return new BatchFailure(head.Batch, later.Select(b => b.Batch).ToList(), e);

@@ -118,13 +118,42 @@ public sealed class UsageBatchProcessorTests : TestKit, IDisposable
         Assert.Equal(3, (await late.Ask<LateRegion.Seen>(LateRegion.Report.Instance)).PeakInFlight);
     }
 
+    [Fact]
+    public async Task Accounts_that_write_behind_free_their_places_once_applied_and_the_batch_is_done_once_all_are_durable()
+    {
+        var region = Sys.ActorOf(Props.Create(() => new WriteBehindRegion()));
+        var processor = Processor(region, window: 2, askTimeout: TimeSpan.FromSeconds(10));
+        var batch = processor.Begin(default);
+        foreach (var record in Enumerable.Range(0, 6).Select(i => Record(offset: i, account: $"acct-{i}"))) processor.Add(batch, record);
+
+        var work = processor.ProcessAsync(batch, []);
+        // Six accounts through a window of two, none of them durable yet: places come back as each applies.
+        await work.Applied.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(6, await region.Ask<int>(WriteBehindRegion.WriteAll.Instance));
+        Assert.Equal(new BatchOutcome(Consumed: 6, Accepted: 6, Duplicates: 0, Redelivered: 0, DeadLettered: 0, Accounts: 6), await work.Done.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task A_batch_applied_but_never_written_fails_once_its_accounts_are_silent_for_the_ask_timeout()
+    {
+        var region = Sys.ActorOf(Props.Create(() => new WriteBehindRegion()));
+        var processor = Processor(region, window: 2, askTimeout: TimeSpan.FromMilliseconds(300));
+        var batch = processor.Begin(default);
+        foreach (var record in Enumerable.Range(0, 3).Select(i => Record(offset: i, account: $"acct-{i}"))) processor.Add(batch, record);
+
+        var work = processor.ProcessAsync(batch, []);
+        await work.Applied.WaitAsync(TimeSpan.FromSeconds(10));
+        // The accounts lost what they applied (a crash): the consumer must not commit, and reads it again.
+        await Assert.ThrowsAsync<AskTimeoutException>(() => work.Done.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
     /// <summary>Reads the records into a batch as the consumer does, then processes it.</summary>
     private static Task<BatchOutcome> Process(UsageBatchProcessor processor, IEnumerable<ConsumeResult<string?, ArraySegment<byte>>> records, IReadOnlyList<KafkaPosition> committed, CancellationToken ct = default)
     {
         var batch = processor.Begin(ct);
         foreach (var record in records) processor.Add(batch, record);
         // A batch that never ends (a place of the window lost) fails the test instead of hanging it.
-        return processor.ProcessAsync(batch, committed).WaitAsync(TimeSpan.FromSeconds(20));
+        return processor.ProcessAsync(batch, committed).Done.WaitAsync(TimeSpan.FromSeconds(20));
     }
 
     private UsageBatchProcessor Processor(IActorRef region, int window, TimeSpan askTimeout)
@@ -166,6 +195,33 @@ public sealed class UsageBatchProcessorTests : TestKit, IDisposable
         {
             if (message is RecordAccountUsage m && m.AccountId == refused) throw new InvalidOperationException("refused");
             _inner.Tell(message, sender);
+        }
+    }
+
+    /// <summary>Answers each account at once that it applied its part, and that the part is durable only when told <see cref="WriteAll"/>.</summary>
+    private sealed class WriteBehindRegion : ReceiveActor
+    {
+        /// <summary>Answers every part held as durable; answered with how many there were.</summary>
+        public sealed class WriteAll
+        {
+            public static readonly WriteAll Instance = new();
+        }
+
+        private readonly List<(IActorRef To, RecordAccountUsage Part)> _unwritten = [];
+
+        public WriteBehindRegion()
+        {
+            Receive<RecordAccountUsage>(m =>
+            {
+                Sender.Tell(new UsageApplied(m.AccountId));
+                _unwritten.Add((Sender, m));
+            });
+            Receive<WriteAll>(_ =>
+            {
+                foreach (var (to, part) in _unwritten) to.Tell(new UsageAccepted(part.AccountId, part.Records.Count, 0, 0, Deferred: true));
+                Sender.Tell(_unwritten.Count);
+                _unwritten.Clear();
+            });
         }
     }
 
