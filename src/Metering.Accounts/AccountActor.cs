@@ -124,7 +124,7 @@ public sealed class AccountActor : PersistentActor, IWithTimers
                 _sending.Remove(m.NotificationId);
                 SendNotifications();
                 return true;
-            case WriteUnwrittenDue:
+            case WriteUnwrittenDue or WriteUsageNow:
                 WriteUnwritten(behind: true);
                 return true;
             case StopAccount:

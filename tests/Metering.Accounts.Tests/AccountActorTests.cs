@@ -198,6 +198,23 @@ public sealed class AccountActorTests : TestKit
     }
 
     [Fact]
+    public void Asked_to_write_now_an_account_writes_what_it_applied_ahead_without_waiting_for_its_interval()
+    {
+        var account = Start("w4", writeBehind: TimeSpan.FromHours(1));
+        account.Tell(new RecordAccountUsage("w4", [Usage("e1", "lead", 1, 0, 0), Usage("e2", "lead", 1, 0, 1)]), TestActor);
+        ExpectMsg(new UsageApplied("w4"));
+        account.Tell(new WriteUsageNow("w4"), TestActor);
+        ExpectMsg(new UsageAccepted("w4", 2, 0, 0, Deferred: true));
+        account.Tell(new WriteUsageNow("w4"), TestActor);
+        ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+
+        Watch(account);
+        Sys.Stop(account);
+        ExpectTerminated(account);
+        Assert.Equal(2, Overview(Start("w4"), "w4").EventsProcessed);
+    }
+
+    [Fact]
     public void Usage_not_written_yet_dies_with_its_account_unanswered_and_is_counted_once_when_read_again()
     {
         var account = Start("w2", writeBehind: TimeSpan.FromHours(1));

@@ -188,6 +188,7 @@ public class AccountSerializerTests : TestKit
         Assert.Equal(new UsageAccepted("a", 1, 2, 3), RoundTrip(new UsageAccepted("a", 1, 2, 3), "usage-accepted.v1"));
         Assert.Equal(new UsageAccepted("a", 1, 2, 3, Deferred: true), RoundTrip(new UsageAccepted("a", 1, 2, 3, Deferred: true), "usage-accepted.v1"));
         Assert.Equal(new UsageApplied("a"), RoundTrip(new UsageApplied("a"), "usage-applied.v1"));
+        Assert.Equal(new WriteUsageNow("a"), RoundTrip(new WriteUsageNow("a"), "write-usage-now.v1"));
         Assert.Equal(new GetAccountOverview("a"), RoundTrip(new GetAccountOverview("a"), "get-overview.v1"));
         var command = RoundTrip(new RecordAccountUsage("a", [Record], null, [new KafkaPosition(3, 90)]), "record-usage.v1");
         Assert.Equal(Record, Assert.Single(command.Records));

@@ -47,6 +47,27 @@ public sealed class EmbeddedBrokerRestartTests : IDisposable
     }
 
     [Fact]
+    public async Task Usage_applied_ahead_of_the_journal_is_written_once_the_stream_goes_quiet()
+    {
+        var settings = new Dictionary<string, string> { ["Accounts:WriteBehind"] = "00:10:00" };
+        using (var first = await EngineProcess.StartAsync("engine 1", _data.Path, settings))
+        {
+            await PostAsync(first, "quiet-1");
+            await PostAsync(first, "quiet-2");
+            await CallsCountedAsync(first, 2);
+            // The read side follows the journal: the calls reach it long before the ten minutes.
+            var range = $"from={DateTime.UtcNow.AddDays(-1):yyyy-MM-ddTHH:mm:ssZ}&to={DateTime.UtcNow.AddHours(1):yyyy-MM-ddTHH:mm:ssZ}";
+            await Eventually.TrueAsync(async () =>
+                    (await first.Http.GetJsonAsync($"/api/v1/accounts/{Account}/usage?{range}")).GetProperty("totals").TryGetProperty("call", out var call)
+                    && call.GetProperty("quantity").GetDecimal() == 2,
+                TimeSpan.FromSeconds(30), "the calls did not reach the journal");
+            first.Kill();
+        }
+        using var second = await EngineProcess.StartAsync("engine 2", _data.Path, settings);
+        await CallsCountedAsync(second, 2);
+    }
+
+    [Fact]
     public void Each_start_takes_offsets_of_its_own_and_a_data_folder_that_used_them_refuses_a_Kafka_cluster()
     {
         EmbeddedBrokerEpochs.EnsureNeverUsed(_data.Path);

@@ -27,6 +27,13 @@ public sealed record RecordAccountUsage(string AccountId, IReadOnlyList<UsageRec
 public sealed record UsageAccepted(string AccountId, int Accepted, int Duplicates, int Redelivered, bool Deferred = false) : IAccountMessage;
 
 /// <summary>
+/// Asks an account to write the usage it applied ahead of its journal now rather than at the end of
+/// its interval (<see cref="AccountsOptions.WriteBehind"/>): the consumer sends it when the stream goes
+/// quiet or it stops, so offsets are committed without waiting for the interval. Nothing to write: nothing happens.
+/// </summary>
+public sealed record WriteUsageNow(string AccountId) : IAccountMessage;
+
+/// <summary>
 /// First answer to <see cref="RecordAccountUsage"/> under write-behind (<see cref="AccountsOptions.WriteBehind"/>): the
 /// account applied the batch, so its balance reflects it; <see cref="UsageAccepted"/> follows once it is durable.
 /// </summary>

@@ -20,6 +20,7 @@ public sealed class AccountSerializer(ExtendedActorSystem system) : VersionedJso
         ["record-usage.v1"] = typeof(RecordAccountUsage),
         ["usage-accepted.v1"] = typeof(UsageAccepted),
         ["usage-applied.v1"] = typeof(UsageApplied),
+        ["write-usage-now.v1"] = typeof(WriteUsageNow),
         ["get-overview.v1"] = typeof(GetAccountOverview),
         ["overview.v1"] = typeof(AccountOverview),
         ["subscribed.v1"] = typeof(Subscribed),

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using Akka.Actor;
 using Metering.Accounts;
@@ -38,8 +39,12 @@ internal sealed class AccountAnswers : MinimalActorRef
     private bool _allAsked, _allApplied, _finished;
     private long _lastProgress = Environment.TickCount64;
 
-    public AccountAnswers(IActorRefProvider provider, SemaphoreSlim window, TimeSpan timeout, bool traced, CancellationToken ct)
+    private readonly ConcurrentDictionary<string, bool> _mayHoldUnwritten;
+
+    /// <param name="mayHoldUnwritten">Where an account that answers <see cref="UsageApplied"/> is noted, for <see cref="UsageBatchProcessor.WriteNow"/>.</param>
+    public AccountAnswers(IActorRefProvider provider, SemaphoreSlim window, TimeSpan timeout, bool traced, CancellationToken ct, ConcurrentDictionary<string, bool> mayHoldUnwritten)
     {
+        _mayHoldUnwritten = mayHoldUnwritten;
         (Provider, _window, _timeout) = (provider, window, timeout);
         _spans = traced ? new Dictionary<string, Activity>(StringComparer.Ordinal) : null;
         Path = provider.TempPath();
@@ -115,7 +120,11 @@ internal sealed class AccountAnswers : MinimalActorRef
     protected override void TellInternal(object message, IActorRef sender)
     {
         var answer = message as UsageAccepted;
-        if (answer is null && message is not UsageApplied) return;
+        if (answer is null)
+        {
+            if (message is not UsageApplied ahead) return;
+            _mayHoldUnwritten.TryAdd(ahead.AccountId, true);
+        }
         Activity? span = null;
         bool applied, done;
         lock (_gate)

@@ -45,6 +45,10 @@ public sealed class UsageBatchProcessor(
     // them (docs/benchmarks.md, session 22). Never more than the batches ever in flight at once.
     private readonly ConcurrentQueue<Dictionary<string, UsageBatch.AccountPart>> _tables = new();
 
+    // Accounts that answered a part as applied and may still hold it unwritten (write-behind): the ones
+    // WriteNow asks. An account that wrote meanwhile is asked for nothing, which costs it nothing.
+    private readonly ConcurrentDictionary<string, bool> _mayHoldUnwritten = new(StringComparer.Ordinal);
+
     /// <summary>Starts a batch; the consumer adds each record as it reads it, then hands the batch to <see cref="ProcessAsync"/>.</summary>
     /// <param name="ct">Stops the batch's dead letters and asks (the consumer's drain).</param>
     public UsageBatch Begin(CancellationToken ct) =>
@@ -149,7 +153,7 @@ public sealed class UsageBatchProcessor(
     /// </summary>
     private async Task<AccountAnswers> AskAllAsync(IActorRef region, UsageBatch batch, IReadOnlyList<KafkaPosition> committed, CancellationToken ct)
     {
-        var answers = new AccountAnswers(((IInternalActorRef)region).Provider, _window, accountsOptions.AskTimeout, batch.Traced, ct);
+        var answers = new AccountAnswers(((IInternalActorRef)region).Provider, _window, accountsOptions.AskTimeout, batch.Traced, ct, _mayHoldUnwritten);
         try
         {
             foreach (var (accountId, part) in batch.ByAccount)
@@ -170,6 +174,23 @@ public sealed class UsageBatchProcessor(
             throw;
         }
         return answers;
+    }
+
+    /// <summary>
+    /// Asks every account that may hold usage applied ahead of its journal to write it now: the
+    /// consumer calls it when the stream goes quiet and before it stops, so the batches in flight
+    /// are committed without waiting for the accounts' write-behind interval.
+    /// </summary>
+    public void WriteNow()
+    {
+        // Entries exist only once accounts answered, so the region is resolved by then.
+        if (_mayHoldUnwritten.IsEmpty) return;
+        var region = accounts.ActorRef;
+        foreach (var accountId in _mayHoldUnwritten.Keys)
+        {
+            _mayHoldUnwritten.TryRemove(accountId, out _);
+            region.Tell(new WriteUsageNow(accountId));
+        }
     }
 
     private static Headers DeadLetterHeaders(ConsumeResult<string?, ArraySegment<byte>> result, string topic, Rejection rejection)

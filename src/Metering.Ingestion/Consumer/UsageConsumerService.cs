@@ -76,6 +76,7 @@ public sealed class UsageConsumerService(
                 log.LogInformation("Usage partitions revoked: {Partitions}", string.Join(',', parts.Select(p => p.Partition.Value)));
                 // Commit what is persisted while the partitions are still ours; a batch that fails is
                 // read again by the next owner from the committed offsets.
+                processor.WriteNow();
                 if (Settle(c, pipeline, keep: 0) is { } failure)
                     log.LogWarning(failure.Error, "A usage batch failed while its partitions were revoked; their next owner reads it again");
                 status.Revoked(parts.Select(p => p.Partition.Value));
@@ -114,7 +115,10 @@ public sealed class UsageConsumerService(
                     continue;
                 }
                 if (Start(consumer, pipeline, ct, drain.Token) is { } started) pipeline.Enqueue(started);
+                // Quiet: what the accounts applied ahead of their journals is written now, not at the end of their interval.
+                else if (pipeline.Count > 0) processor.WriteNow();
             }
+            processor.WriteNow();
             if (Settle(consumer, pipeline, keep: 0) is not null)
                 log.LogWarning("Stopping with usage batches not persisted within {Drain}; their next owner will read them again", options.DrainTimeout);
         }

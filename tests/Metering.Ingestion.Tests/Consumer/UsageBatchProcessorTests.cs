@@ -134,6 +134,22 @@ public sealed class UsageBatchProcessorTests : TestKit, IDisposable
     }
 
     [Fact]
+    public async Task Write_now_asks_each_account_that_applied_ahead_once_and_the_batch_is_then_done()
+    {
+        var region = Sys.ActorOf(Props.Create(() => new WriteBehindRegion()));
+        var processor = Processor(region, window: 2, askTimeout: TimeSpan.FromSeconds(10));
+        var batch = processor.Begin(default);
+        foreach (var record in Enumerable.Range(0, 4).Select(i => Record(offset: i, account: $"acct-{i % 3}"))) processor.Add(batch, record);
+
+        var work = processor.ProcessAsync(batch, []);
+        await work.Applied.WaitAsync(TimeSpan.FromSeconds(10));
+        processor.WriteNow();
+        processor.WriteNow(); // nobody applied anything since: nobody is asked again
+        Assert.Equal(4, (await work.Done.WaitAsync(TimeSpan.FromSeconds(10))).Accepted);
+        Assert.Equal(3, await region.Ask<int>(WriteBehindRegion.AskedToWrite.Instance));
+    }
+
+    [Fact]
     public async Task A_batch_applied_but_never_written_fails_once_its_accounts_are_silent_for_the_ask_timeout()
     {
         var region = Sys.ActorOf(Props.Create(() => new WriteBehindRegion()));
@@ -207,7 +223,14 @@ public sealed class UsageBatchProcessorTests : TestKit, IDisposable
             public static readonly WriteAll Instance = new();
         }
 
+        /// <summary>Answered with how many <see cref="WriteUsageNow"/> came.</summary>
+        public sealed class AskedToWrite
+        {
+            public static readonly AskedToWrite Instance = new();
+        }
+
         private readonly List<(IActorRef To, RecordAccountUsage Part)> _unwritten = [];
+        private int _askedToWrite;
 
         public WriteBehindRegion()
         {
@@ -216,6 +239,14 @@ public sealed class UsageBatchProcessorTests : TestKit, IDisposable
                 Sender.Tell(new UsageApplied(m.AccountId));
                 _unwritten.Add((Sender, m));
             });
+            Receive<WriteUsageNow>(m =>
+            {
+                _askedToWrite++;
+                foreach (var (to, part) in _unwritten.Where(u => u.Part.AccountId == m.AccountId))
+                    to.Tell(new UsageAccepted(part.AccountId, part.Records.Count, 0, 0, Deferred: true));
+                _unwritten.RemoveAll(u => u.Part.AccountId == m.AccountId);
+            });
+            Receive<AskedToWrite>(_ => Sender.Tell(_askedToWrite));
             Receive<WriteAll>(_ =>
             {
                 foreach (var (to, part) in _unwritten) to.Tell(new UsageAccepted(part.AccountId, part.Records.Count, 0, 0, Deferred: true));
