@@ -121,14 +121,8 @@ public sealed class UsageBatchProcessorTests : TestKit, IDisposable
     [Fact]
     public async Task Accounts_that_write_behind_free_their_places_once_applied_and_the_batch_is_done_once_all_are_durable()
     {
-        var region = Sys.ActorOf(Props.Create(() => new WriteBehindRegion()));
-        var processor = Processor(region, window: 2, askTimeout: TimeSpan.FromSeconds(10));
-        var batch = processor.Begin(default);
-        foreach (var record in Enumerable.Range(0, 6).Select(i => Record(offset: i, account: $"acct-{i}"))) processor.Add(batch, record);
-
-        var work = processor.ProcessAsync(batch, []);
         // Six accounts through a window of two, none of them durable yet: places come back as each applies.
-        await work.Applied.WaitAsync(TimeSpan.FromSeconds(10));
+        var (region, _, work) = await AppliedAheadAsync(records: 6, accounts: 6, askTimeout: TimeSpan.FromSeconds(10));
         Assert.Equal(6, await region.Ask<int>(WriteBehindRegion.WriteAll.Instance));
         Assert.Equal(new BatchOutcome(Consumed: 6, Accepted: 6, Duplicates: 0, Redelivered: 0, DeadLettered: 0, Accounts: 6), await work.Done.WaitAsync(TimeSpan.FromSeconds(10)));
     }
@@ -136,13 +130,7 @@ public sealed class UsageBatchProcessorTests : TestKit, IDisposable
     [Fact]
     public async Task Write_now_asks_each_account_that_applied_ahead_once_and_the_batch_is_then_done()
     {
-        var region = Sys.ActorOf(Props.Create(() => new WriteBehindRegion()));
-        var processor = Processor(region, window: 2, askTimeout: TimeSpan.FromSeconds(10));
-        var batch = processor.Begin(default);
-        foreach (var record in Enumerable.Range(0, 4).Select(i => Record(offset: i, account: $"acct-{i % 3}"))) processor.Add(batch, record);
-
-        var work = processor.ProcessAsync(batch, []);
-        await work.Applied.WaitAsync(TimeSpan.FromSeconds(10));
+        var (region, processor, work) = await AppliedAheadAsync(records: 4, accounts: 3, askTimeout: TimeSpan.FromSeconds(10));
         processor.WriteNow();
         processor.WriteNow(); // nobody applied anything since: nobody is asked again
         Assert.Equal(4, (await work.Done.WaitAsync(TimeSpan.FromSeconds(10))).Accepted);
@@ -152,15 +140,21 @@ public sealed class UsageBatchProcessorTests : TestKit, IDisposable
     [Fact]
     public async Task A_batch_applied_but_never_written_fails_once_its_accounts_are_silent_for_the_ask_timeout()
     {
-        var region = Sys.ActorOf(Props.Create(() => new WriteBehindRegion()));
-        var processor = Processor(region, window: 2, askTimeout: TimeSpan.FromMilliseconds(300));
-        var batch = processor.Begin(default);
-        foreach (var record in Enumerable.Range(0, 3).Select(i => Record(offset: i, account: $"acct-{i}"))) processor.Add(batch, record);
-
-        var work = processor.ProcessAsync(batch, []);
-        await work.Applied.WaitAsync(TimeSpan.FromSeconds(10));
+        var (_, _, work) = await AppliedAheadAsync(records: 3, accounts: 3, askTimeout: TimeSpan.FromMilliseconds(300));
         // The accounts lost what they applied (a crash): the consumer must not commit, and reads it again.
         await Assert.ThrowsAsync<AskTimeoutException>(() => work.Done.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    /// <summary>A batch of <paramref name="records"/> over <paramref name="accounts"/> accounts that write behind (window of two), once every account applied its part.</summary>
+    private async Task<(IActorRef Region, UsageBatchProcessor Processor, BatchWork Work)> AppliedAheadAsync(int records, int accounts, TimeSpan askTimeout)
+    {
+        var region = Sys.ActorOf(Props.Create(() => new WriteBehindRegion()));
+        var processor = Processor(region, window: 2, askTimeout);
+        var batch = processor.Begin(default);
+        foreach (var record in Enumerable.Range(0, records).Select(i => Record(offset: i, account: $"acct-{i % accounts}"))) processor.Add(batch, record);
+        var work = processor.ProcessAsync(batch, []);
+        await work.Applied.WaitAsync(TimeSpan.FromSeconds(10));
+        return (region, processor, work);
     }
 
     /// <summary>Reads the records into a batch as the consumer does, then processes it.</summary>
