@@ -43,4 +43,14 @@ public sealed class AccountsOptions
 
     /// <summary>How long a caller waits for an account to persist and answer.</summary>
     public TimeSpan AskTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Refuses settings that cannot work together, naming them.</summary>
+    public void Validate()
+    {
+        // An account that writes behind answers a batch as durable only after the write: a consumer
+        // that gives up on silent accounts before then would read every batch again.
+        if (WriteBehind > AskTimeout / 2)
+            throw new InvalidOperationException(
+                $"Metering:Accounts:WriteBehind ({WriteBehind}) must be at most half of Metering:Accounts:AskTimeout ({AskTimeout}): a batch whose accounts have not written it by the ask timeout is read again.");
+    }
 }

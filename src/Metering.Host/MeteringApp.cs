@@ -40,6 +40,7 @@ public static class MeteringApp
         var database = JournalDatabase.From(options.Persistence.Provider, options.Persistence.ConnectionString, dataDir);
         var cluster = configuration.GetSection("Metering:Cluster").Get<ClusterSettings>() ?? new ClusterSettings();
         var accounts = configuration.GetSection("Metering:Accounts").Get<AccountsOptions>() ?? new AccountsOptions();
+        accounts.Validate();
         var plans = PlanCatalogHostingExtensions.PlansFrom(configuration);
         var projections = configuration.GetSection("Metering:Projections").Get<ProjectionsOptions>() ?? new ProjectionsOptions();
         var readStore = new ReadStore(database);

@@ -34,7 +34,7 @@ public sealed class EmbeddedBrokerRestartTests : IDisposable
     {
         // Accounts may write ten minutes behind, and the consumer waits only a second on a stop: the
         // accounts themselves write what they applied as the stop hands them off.
-        var settings = new Dictionary<string, string> { ["Accounts:WriteBehind"] = "00:10:00", ["Kafka:DrainTimeout"] = "00:00:01" };
+        var settings = new Dictionary<string, string> { ["Accounts:WriteBehind"] = "00:10:00", ["Accounts:AskTimeout"] = "00:30:00", ["Kafka:DrainTimeout"] = "00:00:01" };
         using (var first = await EngineProcess.StartAsync("engine 1", _data.Path, settings))
         {
             await PostAsync(first, "ahead-1");
@@ -49,7 +49,7 @@ public sealed class EmbeddedBrokerRestartTests : IDisposable
     [Fact]
     public async Task Usage_applied_ahead_of_the_journal_is_written_once_the_stream_goes_quiet()
     {
-        var settings = new Dictionary<string, string> { ["Accounts:WriteBehind"] = "00:10:00" };
+        var settings = new Dictionary<string, string> { ["Accounts:WriteBehind"] = "00:10:00", ["Accounts:AskTimeout"] = "00:30:00" };
         using (var first = await EngineProcess.StartAsync("engine 1", _data.Path, settings))
         {
             await PostAsync(first, "quiet-1");
