@@ -376,14 +376,7 @@ public sealed class AccountActor : PersistentActor, IWithTimers
             }
             SendNotifications();
             if (behind) _writingBehind--;
-            _snapshotDue |= LastSequenceNr / _options.SnapshotEvery != (LastSequenceNr - events.Length) / _options.SnapshotEvery;
-            // Every event is applied before it is written, so the state matches the journal only when
-            // nothing newer is applied and unwritten or still being written.
-            if (_snapshotDue && _unwritten.Count == 0 && _writingBehind == 0)
-            {
-                _snapshotDue = false;
-                SaveSnapshot(_account.ToSnapshot());
-            }
+            SnapshotIfDue(events.Length);
             if (_stopWaits && _writingBehind == 0)
             {
                 _stopWaits = false;
@@ -416,8 +409,21 @@ public sealed class AccountActor : PersistentActor, IWithTimers
                 ScheduleRechargeRetry();
                 break;
         }
-        if (LastSequenceNr % _options.SnapshotEvery == 0)
-            SaveSnapshot(_account.ToSnapshot());
+        SnapshotIfDue(1);
+    }
+
+    /// <summary>
+    /// A snapshot every <see cref="AccountsOptions.SnapshotEvery"/> events, once the last
+    /// <paramref name="written"/> events crossed a multiple of it. Usage written behind is applied
+    /// before it is written, so the state matches the journal (and a snapshot may be taken) only when
+    /// nothing newer is applied and unwritten or still being written; until then the snapshot waits.
+    /// </summary>
+    private void SnapshotIfDue(int written)
+    {
+        _snapshotDue |= LastSequenceNr / _options.SnapshotEvery != (LastSequenceNr - written) / _options.SnapshotEvery;
+        if (!_snapshotDue || _unwritten.Count > 0 || _writingBehind > 0) return;
+        _snapshotDue = false;
+        SaveSnapshot(_account.ToSnapshot());
     }
 
     private void HandleAddFunds(AddAccountFunds m)

@@ -1,4 +1,5 @@
 using Metering.Domain.Usage;
+
 namespace Metering.Ingestion.Kafka;
 
 /// <summary><c>Metering:Kafka:*</c>.</summary>
